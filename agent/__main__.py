@@ -1,9 +1,26 @@
-"""Command line of the edge agent: `python -m agent` or `shouwang-agent`."""
+"""Command line of the edge agent: `python -m agent` or `shouwang-agent`.
+
+Exit codes: 0 after a clean stop (SIGINT, SIGTERM) or a good `check`; 1 when the agent
+cannot start or fails while running (its outbox, a driver's port); 2 for a config file
+it cannot use (the message names file, line, key and reason) or a usage error.
+"""
 
 import argparse
+import asyncio
+import logging
 import sys
 from collections.abc import Sequence
-from importlib.metadata import version
+from pathlib import Path
+
+from agent._version import VERSION
+from agent.config import AgentConfig, load_config
+from agent.errors import AgentError, ConfigError
+from agent.runtime import run_agent
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,14 +32,53 @@ def build_parser() -> argparse.ArgumentParser:
             "cameras and HTTP devices, and delivers their events to the hub over MQTT."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version('shouwang')}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser("run", help="run the agent until SIGINT or SIGTERM")
+    check = commands.add_parser("check", help="validate a config file and exit")
+    for command in (run, check):
+        command.add_argument(
+            "--config", required=True, type=Path, metavar="FILE", help="the agent's YAML config"
+        )
+    run.add_argument(
+        "--log-level", default="INFO", choices=LOG_LEVELS, help="least severe level logged"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the agent's command line; returns the process exit code."""
-    build_parser().parse_args(argv)
-    return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write(f"{parser.prog}: a command is required (run, check)\n")
+        return EXIT_CONFIG
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_CONFIG
+    if args.command == "check":
+        sys.stdout.write(f"{args.config}: ok (site {config.site}, {len(config.devices)} devices)\n")
+        return EXIT_OK
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return _run(config)
+
+
+def _run(config: AgentConfig) -> int:
+    failures: list[BaseException] = []
+    try:
+        asyncio.run(run_agent(config))
+    except* AgentError as group:
+        failures.extend(group.exceptions)
+    for failure in failures:
+        sys.stderr.write(f"shouwang-agent: {failure}\n")
+    return EXIT_FAILURE if failures else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
-from importlib.metadata import packages_distributions
+from importlib.metadata import distribution, packages_distributions
 from pathlib import Path
 
 import pytest
@@ -21,31 +21,51 @@ OWN_IMPORTS: dict[str, frozenset[str]] = {
     "hub": frozenset({"wire", "hub"}),
     "simulators": frozenset({"wire", "simulators"}),
 }
-# The extra a box installs to run each package; its third-party imports must come from it.
-EXTRA_OF: dict[str, str | None] = {
-    "wire": None,
-    "agent": "agent",
-    "hub": "hub",
-    "simulators": "sim",
+# The extras a box installs to run each package; its third-party imports must come from them.
+EXTRAS_OF: dict[str, tuple[str, ...]] = {
+    "wire": (),
+    "agent": ("agent",),
+    "hub": ("hub",),
+    "simulators": ("sim", "demo"),
 }
 NEVER_ON_AN_AGENT_BOX = ("fastapi", "starlette", "uvicorn", "psycopg", "psycopg_pool", "hub")
 
 
-def _distributions(extra: str | None) -> set[str]:
-    """Normalised distribution names installed by the base dependencies plus `extra`."""
+def _normalise(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _declared(extras: tuple[str, ...]) -> set[str]:
+    """Distribution names the base dependencies plus `extras` declare directly."""
     requirements = list(PYPROJECT["project"]["dependencies"])
-    if extra is not None:
+    for extra in extras:
         requirements += PYPROJECT["project"]["optional-dependencies"][extra]
-    return {Requirement(r).name.lower().replace("_", "-") for r in requirements}
+    return {_normalise(Requirement(r).name) for r in requirements}
 
 
-def _allowed_third_party(extra: str | None) -> set[str]:
-    """Import names provided by the distributions that `extra` declares directly."""
-    allowed = _distributions(extra)
+def _installed_by(extras: tuple[str, ...]) -> set[str]:
+    """Distribution names that installing `extras` brings: the declared ones and their deps."""
+    found: set[str] = set()
+    todo = list(_declared(extras))
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        for line in distribution(name).requires or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(_normalise(requirement.name))
+    return found
+
+
+def _allowed_third_party(extras: tuple[str, ...]) -> set[str]:
+    """Import names provided by the distributions that installing `extras` brings."""
+    installed = _installed_by(extras)
     return {
         module
         for module, dists in packages_distributions().items()
-        if any(d.lower().replace("_", "-") in allowed for d in dists)
+        if any(_normalise(d) in installed for d in dists)
     }
 
 
@@ -64,7 +84,7 @@ def _imports(path: Path) -> Iterator[tuple[int, str]]:
 def test_package_imports_only_what_its_row_allows(package: str) -> None:
     """Each package imports stdlib, its allowed project packages and its own extra only."""
     own_packages = set(OWN_IMPORTS)
-    third_party = _allowed_third_party(EXTRA_OF[package])
+    third_party = _allowed_third_party(EXTRAS_OF[package])
     offences = []
     for path in sorted((ROOT / package).rglob("*.py")):
         for line, module in _imports(path):
@@ -76,14 +96,15 @@ def test_package_imports_only_what_its_row_allows(package: str) -> None:
             elif module not in third_party:
                 offences.append(
                     f"{path.relative_to(ROOT)}:{line} imports {module}, "
-                    f"which the '{EXTRA_OF[package]}' extra does not install"
+                    f"which the extras {EXTRAS_OF[package]} do not install"
                 )
     assert offences == []
 
 
 def test_agent_extra_installs_neither_fastapi_nor_psycopg() -> None:
     """The `agent` extra never pulls FastAPI, Starlette, uvicorn or psycopg onto a box."""
-    assert _distributions("agent").isdisjoint({"fastapi", "starlette", "uvicorn", "psycopg"})
+    banned = {"fastapi", "starlette", "uvicorn", "psycopg", "psycopg-binary", "psycopg-pool"}
+    assert _installed_by(("agent",)).isdisjoint(banned)
 
 
 def test_importing_every_agent_module_loads_no_hub_dependency() -> None:

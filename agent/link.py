@@ -1,0 +1,311 @@
+"""The MQTT link: the agent's one connection to the broker, kept up for ever.
+
+On every (re)connect, in this order: the retained status `online` (the LWT, set at
+CONNECT, is the same status saying `offline`), the retained inventory of configured
+devices, the subscription to the site's `ack` topic, then every event waiting in the
+outbox, P0 first, then by seq. After that, events are published as they are appended;
+each ack deletes exactly the (epoch, seq) it names from the outbox; the status is
+renewed every `status_interval_s`. A clean shutdown publishes `offline` (reason
+"shutdown") before disconnecting, since a clean DISCONNECT discards the LWT.
+
+Losing the broker is never an error: the link reconnects with jittered exponential
+backoff. A malformed ack is logged and ignored. Anything else (the outbox failing)
+ends the link with that error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final, Self
+
+import aiomqtt
+
+import wire
+from agent._backoff import Backoff
+from wire import DriverState, Lane, Presence
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from types import TracebackType
+
+    from agent.config import AgentConfig
+    from agent.outbox import Entry, Outbox
+
+__all__ = ["PAGE_SIZE", "Link", "client_id_for"]
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE: Final = 100
+"""Events read from the outbox and published concurrently at a time."""
+_SHUTDOWN_S: Final = 5.0
+_MAX_REASON: Final = 200
+_PROTOCOLS: Final = {"3.1.1": aiomqtt.ProtocolVersion.V311, "5": aiomqtt.ProtocolVersion.V5}
+
+
+def client_id_for(config: AgentConfig) -> str:
+    """The link's fixed MQTT client id: configured, or `shouwang-agent-{site}`."""
+    return config.mqtt.client_id or f"shouwang-agent-{config.site}"
+
+
+class _Stopping(Exception):  # noqa: N818 - a signal between tasks, never seen outside
+    """Raised inside a session's task group to end it for a clean shutdown."""
+
+
+class Link:
+    """The agent's MQTT link, as an async context manager: connected (and reconnecting)
+    from entry until exit, which says `offline` and disconnects cleanly.
+
+    `drivers` reports each driver's health for the status; `started_at` is when the
+    agent process started.
+    """
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        outbox: Outbox,
+        *,
+        version: str,
+        started_at: datetime,
+        drivers: Callable[[], Mapping[str, wire.DriverHealth]] = dict,
+    ) -> None:
+        self._config = config
+        self._mqtt = config.mqtt
+        self._outbox = outbox
+        self._version = version
+        self._started_at = wire.format_time(started_at)
+        self._drivers = drivers
+        self._topics = wire.TopicSpace(config.mqtt.topic_prefix)
+        self._backoff = Backoff(config.mqtt.reconnect_min_s, config.mqtt.reconnect_max_s)
+        self._stop = asyncio.Event()
+        self._tasks: asyncio.TaskGroup | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._failures = 0
+        self.connections = 0
+        """How many times the link has connected (for the curious: logs and tests)."""
+
+    async def __aenter__(self) -> Self:
+        self._stop.clear()
+        self._tasks = asyncio.TaskGroup()
+        await self._tasks.__aenter__()
+        self._runner = self._tasks.create_task(self._run(), name=f"link:{self._config.site}")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        tasks, runner = self._tasks, self._runner
+        if tasks is None or runner is None:
+            return
+        self._tasks = self._runner = None
+        self._stop.set()
+        # Give a session time to say offline (or a connect attempt time to end); then cancel.
+        _, pending = await asyncio.wait({runner}, timeout=_SHUTDOWN_S + self._mqtt.timeout_s)
+        for task in pending:
+            task.cancel()
+        await tasks.__aexit__(exc_type, exc, tb)
+
+    # The reconnect loop.
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self._session()
+            except* (aiomqtt.MqttError, OSError) as group:
+                reason = "; ".join(str(error) or type(error).__name__ for error in group.exceptions)
+                logger.warning(
+                    "mqtt link to %s:%d down: %s", self._mqtt.host, self._mqtt.port, reason
+                )
+            if self._stop.is_set():
+                return
+            delay = self._backoff.delay(self._failures)
+            self._failures += 1
+            logger.info("mqtt link: reconnecting in %.2f s (attempt %d)", delay, self._failures)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stop.wait()
+
+    def _client(self, will: bytes) -> aiomqtt.Client:
+        mqtt, site = self._mqtt, self._config.site
+        protocol = _PROTOCOLS[mqtt.protocol]
+        return aiomqtt.Client(
+            mqtt.host,
+            mqtt.port,
+            username=mqtt.username or site,
+            password=None if mqtt.password is None else mqtt.password.get_secret_value(),
+            identifier=client_id_for(self._config),
+            protocol=protocol,
+            will=aiomqtt.Will(self._topics.status(site), will, qos=1, retain=True),
+            # Every reconnect resends all that is pending, so no broker session is kept.
+            clean_session=True if protocol is aiomqtt.ProtocolVersion.V311 else None,
+            keepalive=mqtt.keepalive_s,
+            timeout=mqtt.timeout_s,
+        )
+
+    async def _session(self) -> None:
+        """One connection, from CONNECT to its loss (an error) or a clean shutdown."""
+        lanes = await self._outbox.stats()
+        will = await self._status(Presence.OFFLINE, "connection lost", lanes)
+        async with self._client(wire.encode(will)) as client:
+            self._failures = 0
+            self.connections += 1
+            logger.info(
+                "mqtt link up: %s:%d as %s (MQTT %s)",
+                self._mqtt.host,
+                self._mqtt.port,
+                client.identifier,
+                self._mqtt.protocol,
+            )
+            await self._publish_status(client, Presence.ONLINE)
+            await client.publish(
+                self._topics.inventory(self._config.site),
+                wire.encode(self._inventory()),
+                qos=1,
+                retain=True,
+            )
+            await client.subscribe(self._topics.ack(self._config.site), qos=1)
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self._take_acks(client), name="link:acks")
+                    tasks.create_task(self._send_events(client), name="link:events")
+                    tasks.create_task(self._renew_status(client), name="link:status")
+                    tasks.create_task(self._until_stopped(), name="link:stop")
+            except* _Stopping:
+                await self._say_offline(client, await self._status(Presence.OFFLINE, "shutdown"))
+            except* (aiomqtt.MqttError, OSError):
+                raise  # the connection is gone: the broker publishes the LWT
+            except* Exception as group:
+                # Leaving disconnects cleanly, which discards the LWT: say offline first,
+                # or the retained status would say a failed agent is online.
+                reason = f"agent failure: {group.exceptions[0]}"[:_MAX_REASON]
+                await self._say_offline(client, await self._status(Presence.OFFLINE, reason, lanes))
+                raise
+
+    async def _say_offline(self, client: aiomqtt.Client, status: wire.AgentStatus) -> None:
+        """Publish an offline status before a clean disconnect; log if the broker is gone."""
+        try:
+            await client.publish(
+                self._topics.status(self._config.site), wire.encode(status), qos=1, retain=True
+            )
+        except aiomqtt.MqttError as exc:
+            logger.warning("mqtt link: could not say offline before leaving: %s", exc)
+        else:
+            logger.info("mqtt link: said offline (%s), disconnecting", status.reason)
+
+    async def _until_stopped(self) -> None:
+        await self._stop.wait()
+        raise _Stopping
+
+    # What a session does.
+
+    async def _send_events(self, client: aiomqtt.Client) -> None:
+        """Publish everything pending, then each new event as it is appended.
+
+        `after[lane]` is the highest seq of that lane published in this session. Pages
+        are taken P0 first and the search restarts at P0 after each page, so a new alarm
+        overtakes a backlog of motion events.
+        """
+        after = dict.fromkeys(Lane, 0)
+        while True:
+            target = self._outbox.last_seq
+            while page := await self._next_page(after):
+                await self._publish_page(client, page)
+                after[page[-1].lane] = page[-1].seq
+            # Every event up to `target` was committed before the pages were read.
+            after = {lane: max(seq, target) for lane, seq in after.items()}
+            await self._outbox.wait_beyond(target)
+
+    async def _next_page(self, after: dict[Lane, int]) -> list[Entry]:
+        for lane in Lane:
+            page = await self._outbox.pending(lane, after=after[lane], limit=PAGE_SIZE)
+            if page:
+                return page
+        return []
+
+    async def _publish_page(self, client: aiomqtt.Client, page: list[Entry]) -> None:
+        site = self._config.site
+        async with asyncio.TaskGroup() as tasks:
+            for entry in page:
+                topic = self._topics.events(site, entry.kind, entry.device)
+                tasks.create_task(client.publish(topic, entry.payload, qos=1))
+        logger.debug("mqtt link: published seq %d..%d", page[0].seq, page[-1].seq)
+
+    async def _take_acks(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            await self._take_ack(message)
+
+    async def _take_ack(self, message: aiomqtt.Message) -> None:
+        try:
+            topic = self._topics.parse(message.topic.value)
+        except wire.TopicError as exc:
+            logger.warning("mqtt link: ignoring a message on an unexpected topic: %s", exc)
+            return
+        match topic, message.payload:
+            case wire.AckTopic(site=self._config.site), bytes() | bytearray() as payload:
+                try:
+                    ack = wire.decode_ack(bytes(payload))
+                except wire.PayloadError as exc:
+                    logger.warning("mqtt link: ignoring a malformed ack: %s", exc)
+                    return
+            case _:
+                logger.warning("mqtt link: ignoring a message on %s", message.topic.value)
+                return
+        deleted = await self._outbox.delete(ack.epoch, ack.ranges)
+        if ack.epoch != self._outbox.epoch:
+            logger.info(
+                "mqtt link: ignoring an ack for epoch %s (ours: %s)", ack.epoch, self._outbox.epoch
+            )
+        else:
+            logger.debug("mqtt link: ack of %d seqs deleted %d events", ack.count(), deleted)
+
+    async def _renew_status(self, client: aiomqtt.Client) -> None:
+        while True:
+            await asyncio.sleep(self._config.status_interval_s)
+            await self._publish_status(client, Presence.ONLINE)
+
+    async def _publish_status(
+        self, client: aiomqtt.Client, state: Presence, reason: str | None = None
+    ) -> None:
+        status = await self._status(state, reason)
+        await client.publish(
+            self._topics.status(self._config.site), wire.encode(status), qos=1, retain=True
+        )
+
+    # Payloads.
+
+    async def _status(
+        self, state: Presence, reason: str | None, lanes: wire.LaneSet | None = None
+    ) -> wire.AgentStatus:
+        """The agent's status now; `lanes` read from the outbox unless given."""
+        drivers = dict(self._drivers())
+        return wire.AgentStatus(
+            v=wire.VERSION,
+            site=self._config.site,
+            state=state,
+            reason=reason,
+            version=self._version,
+            started_at=self._started_at,
+            clock=wire.format_time(datetime.now(UTC)),
+            epoch=self._outbox.epoch,
+            degraded=any(health.state is not DriverState.OK for health in drivers.values()),
+            lanes=await self._outbox.stats() if lanes is None else lanes,
+            drivers=drivers,
+        )
+
+    def _inventory(self) -> wire.Inventory:
+        return wire.Inventory(
+            v=wire.VERSION,
+            site=self._config.site,
+            at=wire.format_time(datetime.now(UTC)),
+            devices=tuple(
+                wire.InventoryDevice(
+                    id=device.id, kind=device.kind, checkin_s=device.checkin_s, label=device.label
+                )
+                for device in self._config.devices
+            ),
+        )

@@ -1,0 +1,129 @@
+"""The agent as a whole: its outbox, its drivers and its link, started and stopped in order.
+
+Start: the outbox (nothing can be accepted before it is open), then the drivers (so
+that the first status already reports them), then the link. Stop in reverse: the link
+says `offline` and disconnects, the drivers stop taking events, the outbox closes.
+Each part is an async context manager owning its own tasks; a part whose task fails
+(the outbox failing under the link, say) cancels the agent, which then stops in order
+and raises that failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Self
+
+from agent._version import VERSION
+from agent.drivers.http import DRIVER as HTTP_DRIVER
+from agent.drivers.http import HttpPushServer
+from agent.errors import AgentError
+from agent.link import Link
+from agent.outbox import Outbox
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import TracebackType
+
+    import wire
+    from agent.config import AgentConfig
+
+__all__ = ["Agent", "run_agent"]
+
+logger = logging.getLogger(__name__)
+
+_NOT_RUNNING = "the agent is not running"
+
+
+class Agent:
+    """A running agent, as an async context manager (start on entry, stop on exit)."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self._config = config
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._outbox: Outbox | None = None
+        self._http: HttpPushServer | None = None
+        self._link: Link | None = None
+
+    async def __aenter__(self) -> Self:
+        config = self._config
+        started_at = datetime.now(UTC)
+        async with contextlib.AsyncExitStack() as stack:
+            self._outbox = await stack.enter_async_context(
+                Outbox(
+                    config.outbox.path,
+                    site=config.site,
+                    lock_timeout_s=config.outbox.lock_timeout_s,
+                )
+            )
+            if any(device.driver == HTTP_DRIVER for device in config.devices):
+                self._http = await stack.enter_async_context(
+                    HttpPushServer(config.http, config.devices, self._outbox)
+                )
+            self._link = await stack.enter_async_context(
+                Link(
+                    config,
+                    self._outbox,
+                    version=VERSION,
+                    started_at=started_at,
+                    drivers=self._driver_health,
+                )
+            )
+            self._stack = stack.pop_all()
+        logger.info("agent %s for site %s started", VERSION, config.site)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        stack, self._stack = self._stack, None
+        if stack is None:
+            return None
+        try:
+            return await stack.__aexit__(exc_type, exc, tb)
+        finally:
+            logger.info("agent for site %s stopped", self._config.site)
+
+    @property
+    def outbox(self) -> Outbox:
+        """The agent's outbox."""
+        if self._outbox is None:
+            raise AgentError(_NOT_RUNNING)
+        return self._outbox
+
+    @property
+    def http(self) -> HttpPushServer | None:
+        """The HTTP push driver, when some device uses it."""
+        return self._http
+
+    @property
+    def link(self) -> Link:
+        """The agent's MQTT link."""
+        if self._link is None:
+            raise AgentError(_NOT_RUNNING)
+        return self._link
+
+    def _driver_health(self) -> Mapping[str, wire.DriverHealth]:
+        return {} if self._http is None else {HTTP_DRIVER: self._http.health()}
+
+
+async def run_agent(config: AgentConfig) -> None:
+    """Run an agent until SIGINT or SIGTERM, then stop it cleanly."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with Agent(config):
+            await stop.wait()
+            logger.info("agent: stop requested")
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
