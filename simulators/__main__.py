@@ -1,9 +1,30 @@
-"""Command line of the simulators: `python -m simulators` or `shouwang-sim`."""
+"""Command line of the simulators: `python -m simulators` or `shouwang-sim`.
+
+- `demo`: the whole system on this machine and a scripted scenario (what `scripts/demo` runs);
+- `http-device`: one HTTP push device (panic button, smart lock) posting to an agent.
+
+Exit codes: 0 done, 1 a service or device failed, 2 bad usage.
+"""
 
 import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import wire
+from simulators.demo import DemoOptions, run_demo
+from simulators.demo.services import DemoServiceError
+from simulators.http_device import HttpDevice, parse_script
+
+TOKEN_VARIABLE = "SHOUWANG_DEVICE_TOKEN"  # noqa: S105 - the name of a variable, no secret
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,13 +37,80 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('shouwang')}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = commands.add_parser("demo", help="run the whole system and a scripted scenario")
+    demo.add_argument("--state-dir", type=Path, default=Path(".shouwang/demo"))
+    demo.add_argument("--quiet-s", type=float, default=60.0, help="quiet time before the panic")
+    demo.add_argument("--once", action="store_true", help="stop after the scenario")
+    device = commands.add_parser(
+        "http-device", help=f"an HTTP push device; its token is read from ${TOKEN_VARIABLE}"
+    )
+    device.add_argument("--agent", required=True, help="the agent's HTTP push URL")
+    device.add_argument("--device", required=True, help="the device id")
+    plays = device.add_mutually_exclusive_group(required=True)
+    plays.add_argument("--script", help="steps DELAY:TYPE,... e.g. '60:alarm.panic'")
+    plays.add_argument("--random-mean-s", type=float, help="press at random, mean interval")
+    device.add_argument("--types", default="door.opened,door.closed", help="types for --random")
+    device.add_argument("--seed", type=int, default=1)
     return parser
+
+
+async def _device(args: argparse.Namespace, token: str) -> None:
+    async with HttpDevice(args.agent, args.device, token) as dev:
+        if args.script is not None:
+            results = dev.run_script(parse_script(args.script))
+        else:
+            types = [wire.EventType(name) for name in args.types.split(",")]
+            results = dev.run_random(types, args.random_mean_s, random.Random(args.seed))  # noqa: S311 - reproducible
+        async for result in results:
+            print(result.status, result.body, flush=True)  # noqa: T201 - the tool's output
+
+
+def _run_until_signal(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work`; SIGINT and SIGTERM cancel it, so every context manager unwinds cleanly."""
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        if task is None:  # never inside a running coroutine; the check narrows the type
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+
+    asyncio.run(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the simulators' command line; returns the process exit code."""
-    build_parser().parse_args(argv)
-    return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    match args.command:
+        case None:
+            parser.print_help()
+            return 0
+        case "demo":
+            options = DemoOptions(args.state_dir.resolve(), args.quiet_s, stay=not args.once)
+            work = run_demo(options)
+        case "http-device":
+            token = os.environ.get(TOKEN_VARIABLE)
+            if not token:
+                parser.error(f"set the device token in ${TOKEN_VARIABLE}")
+            try:
+                parse_script(args.script or "")
+            except ValueError as exc:
+                parser.error(str(exc))
+            work = _device(args, token)
+    failures: list[Exception] = []
+    try:
+        _run_until_signal(work)
+    except* DemoServiceError as group:
+        failures += group.exceptions
+    for failure in failures:
+        print(f"shouwang-sim: {failure}", file=sys.stderr)  # noqa: T201
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

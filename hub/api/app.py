@@ -1,0 +1,76 @@
+"""The FastAPI application, built by `create_app`; its database pool opens in `lifespan`."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any, Final
+
+import psycopg
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from psycopg_pool import AsyncConnectionPool
+
+from hub.api.routes import router
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from hub.api.probe import HubProbe
+    from hub.config import DatabaseConfig
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+_HEALTH_TIMEOUT_S: Final = 2.0
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("%s %s: database unavailable: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": "database unavailable"},
+    )
+
+
+def create_app(database: DatabaseConfig, *, probe: HubProbe | None = None) -> FastAPI:
+    """The API over the database `database` names, reporting on `probe`'s hub if given.
+
+    The API has no authentication yet (it comes with the storage/API issue): bind it to
+    loopback.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            database.url.get_secret_value(),
+            min_size=database.pool_min,
+            max_size=database.pool_max,
+            timeout=database.connect_timeout_s,
+            open=False,
+            name="api",
+            check=AsyncConnectionPool.check_connection,
+        )
+        # Not waiting for the pool: the API answers (503) while the database is down.
+        await pool.open(wait=False)
+        # On app.state (not the lifespan state), so the app also works under an ASGI
+        # transport that runs the lifespan by hand (tests, scripts).
+        app.state.pool = pool
+        app.state.probe = probe
+        app.state.health_timeout_s = min(database.connect_timeout_s, _HEALTH_TIMEOUT_S)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="Shouwang hub",
+        version=version("shouwang"),
+        summary="Events, alerts and health of a Shouwang hub.",
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    return app

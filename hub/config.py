@@ -1,0 +1,294 @@
+"""The hub's configuration: one pydantic model per section, loaded once from YAML.
+
+Every field has bounds and a description; unknown keys are refused. `load_config` reads
+the file and turns any problem into a `ConfigError` naming the file, line, key and
+value (secrets are never echoed). `SHOUWANG_DATABASE_URL`, when set, supplies
+`database.url` so the password need not sit in the file.
+
+Runtime values derived from the configuration (the hub id when none is given, the MQTT
+client id) are computed by `hub.runtime`, never stored here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from hub.errors import ConfigError
+from wire import TopicSpace, WireError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "ApiConfig",
+    "DatabaseConfig",
+    "HubConfig",
+    "IngestConfig",
+    "MqttConfig",
+    "load_config",
+    "parse_config",
+]
+
+DATABASE_URL_ENV: Final = "SHOUWANG_DATABASE_URL"
+# docs/contract.md, "Hub instance ids": the `hub` field of the hub status. Pydantic's regex
+# engine (Rust) has no `\Z`; its `$` already means the very end, newline or not.
+HUB_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+_SECRET_KEYS: Final = frozenset({"url", "password"})
+_SCALARS: Final = (str, int, float, bool)
+
+
+class _Section(BaseModel):
+    """Base of every section: closed, frozen, validated on assignment of defaults too."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class DatabaseConfig(_Section):
+    """Where the hub stores events, dead letters, devices, sites and alerts."""
+
+    url: SecretStr = Field(
+        description=(
+            "PostgreSQL URL, postgresql://user:password@host:port/dbname. No default: "
+            f"set it here or in the {DATABASE_URL_ENV} environment variable."
+        ),
+    )
+    pool_min: int = Field(
+        default=1, ge=1, le=50, description="Connections each pool keeps open (ingest, API)."
+    )
+    pool_max: int = Field(
+        default=5, ge=1, le=200, description="Connections each pool may open at most."
+    )
+    connect_timeout_s: float = Field(
+        default=5.0, gt=0, le=120, description="How long to wait for a pooled connection."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr) -> SecretStr:
+        scheme = value.get_secret_value().partition("://")[0]
+        if scheme not in ("postgresql", "postgres"):
+            message = "must be a postgresql:// URL"
+            raise ValueError(message)
+        return value
+
+    @model_validator(mode="after")
+    def _pool_in_order(self) -> Self:
+        if self.pool_min > self.pool_max:
+            raise ValueError(f"pool_min {self.pool_min} is above pool_max {self.pool_max}")
+        return self
+
+
+class MqttConfig(_Section):
+    """The broker the agents publish to."""
+
+    host: str = Field(
+        default="127.0.0.1", min_length=1, max_length=253, description="Broker host name or IP."
+    )
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port.")
+    username: str | None = Field(
+        default=None, min_length=1, max_length=256, description="User name, if the broker asks."
+    )
+    password: SecretStr | None = Field(
+        default=None, description="Password for `username`; never logged."
+    )
+    protocol: Literal["3.1.1", "5"] = Field(
+        default="3.1.1", description="MQTT protocol version; the contract needs nothing of 5."
+    )
+    client_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="Fixed client id (default `shouwang-hub-{hub_id}`); keeps the session.",
+    )
+    topic_prefix: str = Field(
+        default="",
+        max_length=128,
+        description="Namespace in front of every topic; empty in production (the contract).",
+    )
+    keepalive_s: int = Field(
+        default=30, ge=5, le=3600, description="MQTT keepalive; the LWT fires ~1.5x after it."
+    )
+    session_expiry_s: int = Field(
+        default=86400,
+        ge=0,
+        le=2**32 - 1,
+        description="MQTT 5 session expiry: how long the broker queues QoS 1 messages for a "
+        "stopped hub. MQTT 3.1.1 sessions last as the broker is configured.",
+    )
+    timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="How long to wait for the broker to answer a connect, subscribe or publish.",
+    )
+    reconnect_max_s: float = Field(
+        default=30.0, gt=0, le=600, description="Longest wait between reconnection attempts."
+    )
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _valid_prefix(cls, value: str) -> str:
+        try:
+            TopicSpace(value)
+        except WireError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _password_needs_user(self) -> Self:
+        if self.password is not None and self.username is None:
+            message = "password is set but username is not"
+            raise ValueError(message)
+        return self
+
+
+class ApiConfig(_Section):
+    """The HTTP API. It has no authentication yet: keep it on loopback."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        max_length=253,
+        description="Address to listen on; loopback until the API has authentication.",
+    )
+    port: int = Field(default=8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
+
+
+class IngestConfig(_Section):
+    """How messages are grouped into database transactions."""
+
+    batch_max: int = Field(
+        default=500, ge=1, le=10_000, description="Most messages committed in one transaction."
+    )
+    batch_wait_ms: int = Field(
+        default=50,
+        ge=0,
+        le=10_000,
+        description="Longest wait, after a batch's first message, for the batch to fill.",
+    )
+    batch_quiet_ms: int = Field(
+        default=5,
+        ge=0,
+        le=10_000,
+        description="Commit early once no message has come for this long (low latency at "
+        "low rates; copes with the broker's in-flight window).",
+    )
+
+
+class HubConfig(_Section):
+    """The whole configuration of one hub process."""
+
+    hub_id: Annotated[str, Field(pattern=HUB_ID_PATTERN)] | None = Field(
+        default=None,
+        description="This hub's instance id (default: from the host name); names its "
+        "MQTT client and appears in its status.",
+    )
+    status_interval_s: float = Field(
+        default=30.0, ge=0.1, le=3600, description="How often the hub republishes its status."
+    )
+    database: DatabaseConfig = Field(description="PostgreSQL.")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="The broker.")
+    api: ApiConfig = Field(default_factory=ApiConfig, description="The HTTP API.")
+    ingest: IngestConfig = Field(default_factory=IngestConfig, description="Batching.")
+
+
+# -- loading -------------------------------------------------------------------------------
+
+_Lines = dict[tuple[str | int, ...], int]
+
+
+def _to_python(node: yaml.Node, path: tuple[str | int, ...], lines: _Lines) -> object:
+    """The plain value of a composed YAML `node`, recording each key's line in `lines`."""
+    lines[path] = node.start_mark.line + 1
+    match node:
+        case yaml.MappingNode():
+            result: dict[object, object] = {}
+            for key_node, value_node in node.value:
+                key = yaml.safe_load(yaml.serialize(key_node))
+                result[key] = _to_python(value_node, (*path, key), lines)
+                # A key's error points at the key, not at where its value starts.
+                lines[(*path, key)] = key_node.start_mark.line + 1
+            return result
+        case yaml.SequenceNode():
+            return [_to_python(item, (*path, i), lines) for i, item in enumerate(node.value)]
+        case _:
+            return yaml.safe_load(yaml.serialize(node))
+
+
+def _line_of(loc: tuple[str | int, ...], lines: _Lines) -> int | None:
+    """The line of the deepest known key along `loc`."""
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _describe(error: Mapping[str, Any], source: str, lines: _Lines) -> str:
+    """One line per pydantic error: `file:line: key: message (value)`."""
+    loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
+    key = ".".join(str(part) for part in loc) or "(top level)"
+    line = _line_of(loc, lines)
+    where = f"{source}:{line}" if line is not None else source
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "missing" and loc in (("database",), ("database", "url")):
+        message += f" (set database.url in the file or {DATABASE_URL_ENV} in the environment)"
+    value = error.get("input")
+    shown = ""
+    # Only scalars are quoted: a whole section could hold the database URL or a password.
+    if isinstance(value, _SCALARS) and not _SECRET_KEYS.intersection(map(str, loc)):
+        text = repr(value)
+        shown = f" (got {text[:80]}{'…' if len(text) > 80 else ''})"
+    return f"{where}: {key}: {message}{shown}"
+
+
+def parse_config(
+    text: str, *, source: str = "<config>", environ: Mapping[str, str] | None = None
+) -> HubConfig:
+    """Validate the YAML `text`; `ConfigError` lists every problem with its line."""
+    environ = os.environ if environ is None else environ
+    lines: _Lines = {}
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = {} if node is None else _to_python(node, (), lines)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}:1: the configuration must be a mapping of sections")
+    url = environ.get(DATABASE_URL_ENV)
+    if url:
+        database = raw.get("database")
+        if database is None:
+            raw["database"] = database = {}
+        if isinstance(database, dict):
+            database["url"] = url
+    try:
+        return HubConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "\n".join(_describe(error, source, lines) for error in exc.errors())
+        raise ConfigError(f"invalid configuration:\n{problems}") from exc
+
+
+def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> HubConfig:
+    """Read and validate the configuration file at `path`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the configuration: {exc}") from exc
+    return parse_config(text, source=str(path), environ=environ)

@@ -1,0 +1,282 @@
+"""Ingest: from the broker into PostgreSQL in batches, then acks, in that order.
+
+One loop (task `ingest`) takes messages from the link in batches (up to `batch_max`, at
+most `batch_wait_ms` after the first, or earlier once none came for `batch_quiet_ms`),
+classifies each with `wire` (`hub.inbound`), and stores the whole batch in ONE
+transaction: events (insert-on-conflict-do-nothing), dead letters, devices, states,
+inventories, agent statuses, and the alert transitions the rules raise on the new events
+(with their outbox rows). Only after COMMIT does it
+
+1. acknowledge the batch's messages to the broker (MQTT PUBACK, see `hub.mqtt`),
+2. publish the agents' acks, `{"v":1,"epoch":E,"ranges":[...]}` on `{site}/ack`, for
+   every event of the batch (duplicates included: they are stored) and every dead
+   letter whose epoch and seq could be read,
+3. wake the relay if transitions were written.
+
+If the database is unreachable, the batch is retried with backoff, unacknowledged, for as
+long as it takes; the broker holds the rest (its in-flight window is full of messages the
+hub has not acknowledged) and the agents keep their outboxes. If the database refuses a
+row (a DataError: PostgreSQL's jsonb cannot hold `\\u0000`), the batch is written again
+one message at a time and the refused message becomes a dead letter: one bad message
+never blocks the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Final, Self
+
+import psycopg
+
+from hub.backoff import Backoff
+from hub.errors import BrokerUnavailable
+from hub.inbound import DeadLetter, Inbound, ack_key, classify, refused_by_storage
+from hub.rules import run_rules
+from hub.storage import write_inbound
+from wire import MAX_RANGES, Ack, Event, encode, ranges_from_seqs
+
+if TYPE_CHECKING:
+    import uuid
+    from collections.abc import Callable, Sequence
+    from types import TracebackType
+
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
+
+    from hub.config import IngestConfig
+    from hub.health import Health
+    from hub.mqtt import MqttLink, Received
+    from wire import TopicSpace
+
+__all__ = ["Ingest", "IngestStats"]
+
+logger = logging.getLogger(__name__)
+
+TICK_S: Final = 1.0
+"""Longest the loop waits for a first message before going round (and beating) anyway."""
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Counters since the hub started."""
+
+    messages: int = 0
+    batches: int = 0
+    events_new: int = 0
+    events_duplicate: int = 0
+    dead_letters: int = 0
+    transitions: int = 0
+    acks_published: int = 0
+    acks_unsent: int = 0
+    retries: int = 0
+
+    def summary(self) -> str:
+        """One line for the hub status and logs."""
+        return (
+            f"{self.events_new} events stored, {self.events_duplicate} duplicates, "
+            f"{self.dead_letters} dead letters, {self.acks_published} acks "
+            f"({self.acks_unsent} unsent), {self.retries} retries"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """A received message and what it turned out to be."""
+
+    received: Received
+    inbound: Inbound
+
+
+@dataclass(frozen=True, slots=True)
+class _Committed:
+    """What a committed batch held and wrote."""
+
+    items: list[_Item]
+    new_events: list[Event]
+    transitions: int
+
+
+class Ingest:
+    """The ingest loop (task `ingest`); see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        link: MqttLink,
+        pool: AsyncConnectionPool[AsyncConnection[Any]],
+        space: TopicSpace,
+        config: IngestConfig,
+        health: Health,
+        on_transitions: Callable[[], None],
+        tasks: asyncio.TaskGroup,
+        connect_timeout_s: float = 5.0,
+    ) -> None:
+        self._link = link
+        self._pool = pool
+        self._space = space
+        self._config = config
+        self._health = health
+        self._on_transitions = on_transitions
+        self._tasks = tasks
+        self._connect_timeout_s = connect_timeout_s
+        self._task: asyncio.Task[None] | None = None
+        self.stats = IngestStats()
+
+    async def __aenter__(self) -> Self:
+        self._task = self._tasks.create_task(self._run(), name="ingest")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            # A batch cut short here is neither acked to the broker nor to the agents:
+            # the broker redelivers it to the next session, the agents resend it.
+            self._task.cancel()
+            await asyncio.wait([self._task])
+
+    async def _collect(self) -> list[Received]:
+        """The next batch; empty if nothing came for `TICK_S`."""
+        first = await self._link.receive(TICK_S)
+        if first is None:
+            return []
+        batch = [first]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._config.batch_wait_ms / 1000
+        quiet = self._config.batch_quiet_ms / 1000
+        while len(batch) < self._config.batch_max:
+            message = self._link.receive_nowait()
+            if message is None:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                message = await self._link.receive(min(remaining, quiet))
+                if message is None:
+                    break
+            batch.append(message)
+        return batch
+
+    async def _write(
+        self, conn: AsyncConnection[Any], inbound: Sequence[Inbound]
+    ) -> tuple[list[Event], int]:
+        async with conn.cursor() as cur:
+            new = await write_inbound(cur, inbound)
+            return new, await run_rules(cur, new)
+
+    async def _write_isolated(self, conn: AsyncConnection[Any], items: list[_Item]) -> _Committed:
+        """Write each message under its own savepoint; dead-letter the ones refused."""
+        final: list[_Item] = []
+        new_events: list[Event] = []
+        transitions = 0
+        for item in items:
+            kept = item
+            try:
+                async with conn.transaction():
+                    new, written = await self._write(conn, [item.inbound])
+            except psycopg.DataError as exc:
+                r = item.received
+                letter = refused_by_storage(self._space, r.topic, r.payload, str(exc))
+                logger.warning("database refused the message on %s: %s", r.topic, exc)
+                kept = replace(item, inbound=letter)
+                new, written = await self._write(conn, [letter])
+            final.append(kept)
+            new_events += new
+            transitions += written
+        return _Committed(final, new_events, transitions)
+
+    async def _transaction(self, items: list[_Item], *, isolate: bool) -> _Committed:
+        async with (
+            self._pool.connection(timeout=self._connect_timeout_s) as conn,
+            conn.transaction(),
+        ):
+            if isolate:
+                return await self._write_isolated(conn, items)
+            new, transitions = await self._write(conn, [i.inbound for i in items])
+            return _Committed(items, new, transitions)
+
+    async def _commit(self, items: list[_Item]) -> _Committed:
+        """Store the batch, retrying (unacked) until the database takes it."""
+        backoff = Backoff(initial=0.2, maximum=10.0)
+        while True:
+            try:
+                try:
+                    return await self._transaction(items, isolate=False)
+                except psycopg.DataError as exc:
+                    logger.warning(
+                        "the database refused a row of a batch of %d (%s): "
+                        "writing it one message at a time",
+                        len(items),
+                        exc,
+                    )
+                    return await self._transaction(items, isolate=True)
+            except psycopg.Error as exc:
+                self.stats.retries += 1
+                detail = f"database unavailable, batch of {len(items)} waiting: {exc}"
+                self._health.ingest.trouble(detail)
+                self._health.rules.trouble(detail)
+                logger.warning("batch of %d not stored, will retry: %s", len(items), exc)
+                await asyncio.sleep(backoff.next_delay())
+
+    async def _publish_ack(self, site: str, ack: Ack) -> bool:
+        try:
+            await self._link.publish(self._space.ack(site), encode(ack))
+        except BrokerUnavailable as exc:
+            # The agent resends what it has no ack for; the resend is acked then.
+            logger.warning("ack to %s not sent: %s", site, exc)
+            return False
+        return True
+
+    async def _send_acks(self, items: Sequence[_Item]) -> None:
+        seqs: defaultdict[tuple[str, uuid.UUID], set[int]] = defaultdict(set)
+        for item in items:
+            key = ack_key(item.inbound)
+            if key is not None:
+                seqs[key.site, key.epoch].add(key.seq)
+        sends = []
+        for (site, epoch), numbers in sorted(seqs.items()):
+            ranges = ranges_from_seqs(numbers)
+            for start in range(0, len(ranges), MAX_RANGES):
+                ack = Ack(v=1, epoch=epoch, ranges=ranges[start : start + MAX_RANGES])
+                sends.append(self._publish_ack(site, ack))
+        results = await asyncio.gather(*sends)
+        self.stats.acks_published += sum(results)
+        self.stats.acks_unsent += len(results) - sum(results)
+
+    def _count(self, committed: _Committed) -> None:
+        stats = self.stats
+        stats.messages += len(committed.items)
+        stats.batches += 1
+        events = sum(isinstance(i.inbound, Event) for i in committed.items)
+        stats.events_new += len(committed.new_events)
+        stats.events_duplicate += events - len(committed.new_events)
+        stats.transitions += committed.transitions
+        for item in committed.items:
+            if isinstance(item.inbound, DeadLetter):
+                stats.dead_letters += 1
+                letter = item.inbound
+                logger.warning(
+                    "dead letter on %s (site %s): %s", letter.topic, letter.site, letter.reason
+                )
+
+    async def _run(self) -> None:
+        self._health.ingest.beat("started")
+        self._health.rules.beat("started")
+        while True:
+            batch = await self._collect()
+            if batch:
+                items = [_Item(r, classify(self._space, r.topic, r.payload)) for r in batch]
+                committed = await self._commit(items)
+                self._count(committed)
+                for received in batch:
+                    self._link.ack(received)
+                await self._send_acks(committed.items)
+                if committed.transitions:
+                    self._on_transitions()
+            self._health.ingest.beat(self.stats.summary())
+            self._health.rules.beat(f"{self.stats.transitions} alert transitions written")
