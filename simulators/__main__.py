@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--state-dir", type=Path, default=Path(".shouwang/demo"))
     demo.add_argument("--quiet-s", type=float, default=60.0, help="quiet time before the panic")
     demo.add_argument("--once", action="store_true", help="stop after the scenario")
+    demo.add_argument(
+        "--broker",
+        choices=["auto", "mosquitto", "amqtt"],
+        default="auto",
+        help="auto: a private Mosquitto when installed, else the embedded amqtt",
+    )
     device = commands.add_parser(
         "http-device", help=f"an HTTP push device; its token is read from ${TOKEN_VARIABLE}"
     )
@@ -92,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 0
         case "demo":
-            options = DemoOptions(args.state_dir.resolve(), args.quiet_s, stay=not args.once)
+            options = DemoOptions(
+                args.state_dir.resolve(), args.quiet_s, stay=not args.once, broker=args.broker
+            )
             work = run_demo(options)
         case "http-device":
             token = os.environ.get(TOKEN_VARIABLE)

@@ -55,6 +55,7 @@ class DemoOptions:
     state_dir: Path
     quiet_s: float = 60.0
     stay: bool = True  # keep running after the scenario until Ctrl-C
+    broker: str = "auto"  # "auto", "mosquitto" or "amqtt"
 
 
 def _write(path: Path, text: str) -> Path:
@@ -200,7 +201,10 @@ async def run_demo(options: DemoOptions) -> None:
     (directory / "outbox.sqlite3").unlink(missing_ok=True)  # a fresh run, like the database
     tokens = {device: secrets.token_urlsafe(24) for device in (PANIC, LOCK)}
     api_port, http_port = free_port(), free_port()
-    with demo_broker(directory) as broker, demo_database(directory) as (database_url, where):
+    with (
+        demo_broker(directory, options.broker) as broker,
+        demo_database(directory) as (database_url, where),
+    ):
         _say(
             "demo", f"broker: {broker.name} on {broker.host}:{broker.port} (MQTT {broker.protocol})"
         )

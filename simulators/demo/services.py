@@ -112,20 +112,24 @@ def _amqtt_config(directory: Path, port: int) -> Path:
         f"    bind: 127.0.0.1:{port}\n"
         "sys_interval: 0\n"
         "auth:\n"
-        "  allow-anonymous: true\n",
+        "  allow-anonymous: true\n"
+        "  plugins: [auth_anonymous]\n",
         encoding="utf-8",
     )
     return path
 
 
 @contextlib.contextmanager
-def demo_broker(state_dir: Path) -> Iterator[Broker]:
-    """A broker for the demo: a private Mosquitto if installed, else amqtt."""
+def demo_broker(state_dir: Path, choice: str = "auto") -> Iterator[Broker]:
+    """A broker for the demo: a private Mosquitto if installed (or `choice` says so), else amqtt."""
     directory = state_dir / "broker"
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     mosquitto = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
-    if mosquitto is not None:
+    if choice == "mosquitto" and mosquitto is None:
+        message = "--broker mosquitto: no mosquitto binary on this machine"
+        raise DemoServiceError(message)
+    if mosquitto is not None and choice != "amqtt":
         argv = [mosquitto, "-c", str(_mosquitto_config(directory, port))]
         broker = Broker("127.0.0.1", port, "5", "Mosquitto")
     else:

@@ -27,14 +27,26 @@ def _processes_mentioning(text: str) -> list[int]:
     return pids
 
 
+@pytest.mark.parametrize("broker", ["mosquitto", "amqtt"])
 def test_demo_turns_a_panic_press_into_an_alert_and_stops_cleanly(
-    tmp_path: Path, database: str
+    broker: str, tmp_path: Path, database: str
 ) -> None:
     """`simulators demo` shows panic → stored event + alert, then Ctrl-C leaves no process."""
     state = tmp_path / "demo"
     env = {**os.environ, "SHOUWANG_DATABASE_URL": database}
     with subprocess.Popen(
-        [sys.executable, "-m", "simulators", "demo", "--quiet-s", "2", "--state-dir", str(state)],
+        [
+            sys.executable,
+            "-m",
+            "simulators",
+            "demo",
+            "--quiet-s",
+            "2",
+            "--state-dir",
+            str(state),
+            "--broker",
+            broker,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
