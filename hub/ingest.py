@@ -27,10 +27,11 @@ import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final
 
 import psycopg
 
+from hub._loop import BackgroundLoop
 from hub.backoff import Backoff
 from hub.errors import BrokerUnavailable
 from hub.inbound import DeadLetter, Inbound, ack_key, classify, refused_by_storage
@@ -41,7 +42,6 @@ from wire import MAX_RANGES, Ack, Event, encode, ranges_from_seqs
 if TYPE_CHECKING:
     import uuid
     from collections.abc import Callable, Sequence
-    from types import TracebackType
 
     from psycopg import AsyncConnection
     from psycopg_pool import AsyncConnectionPool
@@ -99,8 +99,12 @@ class _Committed:
     transitions: int
 
 
-class Ingest:
+class Ingest(BackgroundLoop):
     """The ingest loop (task `ingest`); see the module docstring."""
+
+    # A batch cut short here is neither acked to the broker nor to the agents:
+    # the broker redelivers it to the next session, the agents resend it.
+    task_name = "ingest"
 
     def __init__(
         self,
@@ -120,26 +124,9 @@ class Ingest:
         self._config = config
         self._health = health
         self._on_transitions = on_transitions
-        self._tasks = tasks
+        super().__init__(tasks)
         self._connect_timeout_s = connect_timeout_s
-        self._task: asyncio.Task[None] | None = None
         self.stats = IngestStats()
-
-    async def __aenter__(self) -> Self:
-        self._task = self._tasks.create_task(self._run(), name="ingest")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._task is not None:
-            # A batch cut short here is neither acked to the broker nor to the agents:
-            # the broker redelivers it to the next session, the agents resend it.
-            self._task.cancel()
-            await asyncio.wait([self._task])
 
     async def _collect(self) -> list[Received]:
         """The next batch; empty if nothing came for `TICK_S`."""

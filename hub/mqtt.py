@@ -20,18 +20,18 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Literal, Self
+from typing import TYPE_CHECKING, Final, Literal
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from hub._loop import BackgroundLoop
 from hub.backoff import Backoff
 from hub.errors import BrokerUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from types import TracebackType
 
 __all__ = ["LinkSettings", "MqttLink", "Received"]
 
@@ -72,11 +72,14 @@ class LinkSettings:
     reconnect_max_s: float = 30.0
 
 
-class MqttLink:
+class MqttLink(BackgroundLoop):
     """The connection to the broker, kept up by the task `mqtt` in the hub's task group.
 
     `birth()` gives the (topic, payload) published retained after every connection.
     """
+
+    # Cancelling leaves `async with client` normally: a DISCONNECT, so no LWT.
+    task_name = "mqtt"
 
     def __init__(
         self,
@@ -86,28 +89,12 @@ class MqttLink:
         birth: Callable[[], tuple[str, bytes]] | None = None,
     ) -> None:
         self._settings = settings
-        self._tasks = tasks
+        super().__init__(tasks)
         self._birth = birth
         self._inbox: asyncio.Queue[Received] = asyncio.Queue()
         self._client: aiomqtt.Client | None = None
         self._connection = 0
         self._up = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Self:
-        self._task = self._tasks.create_task(self._run(), name="mqtt")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._task is not None:
-            # Cancelling leaves `async with client` normally: a DISCONNECT, so no LWT.
-            self._task.cancel()
-            await asyncio.wait([self._task])
 
     @property
     def connected(self) -> bool:

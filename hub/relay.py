@@ -13,17 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Final, Self
+from typing import TYPE_CHECKING, Final
 
 import psycopg
 
+from hub._loop import BackgroundLoop
 from hub.backoff import Backoff
 from hub.errors import BrokerUnavailable
 from hub.storage import claim_relay, mark_delivered, pending_transitions
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from psycopg import AsyncConnection
     from psycopg_pool import AsyncConnectionPool
 
@@ -39,8 +38,10 @@ POLL_S: Final = 5.0
 BATCH: Final = 100
 
 
-class Relay:
+class Relay(BackgroundLoop):
     """Delivers the alert outbox (task `relay`)."""
+
+    task_name = "relay"
 
     def __init__(
         self,
@@ -56,25 +57,10 @@ class Relay:
         self._link = link
         self._space = space
         self._liveness = liveness
-        self._tasks = tasks
+        super().__init__(tasks)
         self._poll_s = poll_s
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self.delivered = 0
-
-    async def __aenter__(self) -> Self:
-        self._task = self._tasks.create_task(self._run(), name="relay")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait([self._task])
 
     def wake(self) -> None:
         """Deliver now: a commit has just written transitions."""

@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, Self
+from typing import TYPE_CHECKING, Final
 
+from hub._loop import BackgroundLoop
 from hub.errors import BrokerUnavailable
 from wire import HubStatus, Presence, encode, format_time
 
@@ -60,8 +61,10 @@ class StatusReport:
         )
 
 
-class StatusPublisher:
+class StatusPublisher(BackgroundLoop):
     """Republishes the hub status every `interval_s` (task `status`); offline on exit."""
+
+    task_name = "status"
 
     def __init__(
         self,
@@ -76,12 +79,7 @@ class StatusPublisher:
         self._link = link
         self._topic = topic
         self._interval_s = interval_s
-        self._tasks = tasks
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Self:
-        self._task = self._tasks.create_task(self._run(), name="status")
-        return self
+        super().__init__(tasks)
 
     async def __aexit__(
         self,
@@ -89,9 +87,7 @@ class StatusPublisher:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait([self._task])
+        await super().__aexit__(exc_type, exc, tb)
         # Cancelled from outside means another part of the hub failed (see hub.runtime).
         reason = "shutdown" if exc_type is None else "stopped on an error"
         with contextlib.suppress(BrokerUnavailable, TimeoutError):
