@@ -15,8 +15,11 @@
 -- events table is a planned operation (create_hypertable(..., migrate_data => true)).
 DO $timescale$
 BEGIN
+    -- Preloaded: its loader then defines timescaledb.max_background_workers. Asked through
+    -- pg_settings, which any role may read (shared_preload_libraries needs superuser or
+    -- pg_read_all_settings) and which omits a bare placeholder set in postgresql.conf.
     IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
-        AND current_setting('shared_preload_libraries') LIKE '%timescaledb%'
+        AND EXISTS (SELECT 1 FROM pg_settings WHERE name = 'timescaledb.max_background_workers')
     THEN
         CREATE EXTENSION IF NOT EXISTS timescaledb;
         -- events_at (0001) is the index create_hypertable would otherwise add.
