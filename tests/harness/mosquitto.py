@@ -8,13 +8,10 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from tests.harness import _cleanup
-from tests.harness._process import log_tail
+from tests.harness._service import PrivateService
 from tests.harness.errors import ServiceStartError
-from tests.harness.ports import free_port
 from tests.harness.probes import mqtt_connack
 from tests.harness.services import MqttEndpoint
 
@@ -41,7 +38,7 @@ def find_mosquitto() -> Path:
     )
 
 
-class PrivateMosquitto:
+class PrivateMosquitto(PrivateService):
     """A Mosquitto broker on its own loopback port, data directory and log.
 
     Persistence is on and autosaved every second, so retained messages and persistent
@@ -50,10 +47,18 @@ class PrivateMosquitto:
     ends the process (whatever its state) and removes the directory; an exit-time hook
     does the same for instances nobody closed.
 
+    `directory` holds mosquitto.conf, mosquitto.log and mosquitto.db; `host`, `port`,
+    `alive`, `pid`, `log_tail()`, `pause()`, `resume()`, `restart()` and `close()` come
+    from `PrivateService`, the broker process being the main (and only) one.
+
     `extra_config` lines are appended to the generated mosquitto.conf, e.g.
     `password_file /path`, `acl_file /path`, `max_packet_size 4096`; a line that
     replaces a generated setting (such as `allow_anonymous false`) wins, being later.
     """
+
+    _name = "mosquitto"
+    _not_ready = "gave no CONNACK"
+    _poll_interval = 0.02
 
     def __init__(
         self,
@@ -64,37 +69,7 @@ class PrivateMosquitto:
     ) -> None:
         self._binary = find_mosquitto()
         self._extra_config = tuple(extra_config)
-        self._ready_timeout = ready_timeout
-        self._port = free_port() if port is None else port
-        self._directory: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._paused = False
-
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.close()  # __exit__ will not run: leave no process or directory behind
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @property
-    def host(self) -> str:
-        """The loopback address the broker listens on."""
-        return "127.0.0.1"
-
-    @property
-    def port(self) -> int:
-        """The broker's TCP port, the same across restarts."""
-        return self._port
+        super().__init__(ready_timeout=ready_timeout, port=port)
 
     @property
     def url(self) -> str:
@@ -107,31 +82,9 @@ class PrivateMosquitto:
         return MqttEndpoint(host=self.host, port=self._port)
 
     @property
-    def directory(self) -> Path:
-        """The instance's directory: mosquitto.conf, mosquitto.log and mosquitto.db."""
-        if self._directory is None:
-            msg = "this PrivateMosquitto has not been started"
-            raise ServiceStartError(msg)
-        return self._directory
-
-    @property
     def log_path(self) -> Path:
         """The broker's log (stdout and stderr, all log types), appended across restarts."""
         return self.directory / "mosquitto.log"
-
-    @property
-    def alive(self) -> bool:
-        """Whether the broker process exists (it may be paused)."""
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        """The broker's process id while alive."""
-        return self._process.pid if self.alive and self._process is not None else None
-
-    def log_tail(self, lines: int = 20) -> str:
-        """The last `lines` lines of the broker's log."""
-        return log_tail(self.log_path, lines)
 
     def _write_config(self) -> Path:
         """Create the directory on first start and (re)write mosquitto.conf in it."""
@@ -162,8 +115,7 @@ class PrivateMosquitto:
         Raises ServiceStartError with the log's tail if it exits or stays silent for
         `ready_timeout` seconds (the process is then killed).
         """
-        if self.alive:
-            raise ServiceStartError(f"mosquitto on port {self._port} is already running")
+        self._refuse_if_running()
         config = self._write_config()
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
@@ -176,34 +128,13 @@ class PrivateMosquitto:
         self._paused = False
         self._wait_ready()
 
-    def _wait_ready(self) -> None:
-        """Poll with MQTT CONNECTs until a CONNACK arrives, the process dies or time is up."""
-        deadline = time.monotonic() + self._ready_timeout
-        last_error = "no attempt yet"
-        while time.monotonic() < deadline:
-            if self._process is None or self._process.poll() is not None:
-                code = None if self._process is None else self._process.returncode
-                raise ServiceStartError(
-                    f"mosquitto on port {self._port} exited with {code} while starting; "
-                    f"log {self.log_path}:\n{self.log_tail()}"
-                )
-            try:
-                mqtt_connack(self.host, self._port, timeout=0.5)
-            except OSError as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
-                time.sleep(0.02)
-            else:
-                return
-        self.kill()
-        raise ServiceStartError(
-            f"mosquitto on port {self._port} gave no CONNACK within {self._ready_timeout} s "
-            f"(last: {last_error}); log {self.log_path}:\n{self.log_tail()}"
-        )
-
-    def _signal(self, signum: signal.Signals) -> None:
-        """Send `signum` to the broker if it is alive."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signum)
+    def _probe(self) -> str | None:
+        """One MQTT CONNECT: None once a CONNACK arrives, else the error it met."""
+        try:
+            mqtt_connack(self.host, self._port, timeout=0.5)
+        except OSError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     def kill(self) -> None:
         """SIGKILL the broker and reap it: no goodbye, no final save (a crash)."""
@@ -224,24 +155,6 @@ class PrivateMosquitto:
             self._process.wait(timeout=_STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.kill()
-        self._paused = False
-
-    def restart(self) -> None:
-        """Stop the broker if it runs, then start it again on the same port and data."""
-        if self.alive:
-            self.stop()
-        self.start()
-
-    def pause(self) -> None:
-        """SIGSTOP the broker: connections stay open and the kernel still accepts new
-        ones, but nothing is read, answered or pinged until `resume()`."""
-        if self.alive:
-            self._signal(signal.SIGSTOP)
-            self._paused = True
-
-    def resume(self) -> None:
-        """SIGCONT a paused broker."""
-        self._signal(signal.SIGCONT)
         self._paused = False
 
     def wait_for_autosave(self, timeout: float = 5.0) -> None:
@@ -268,12 +181,3 @@ class PrivateMosquitto:
                 return
             time.sleep(0.05)
         raise ServiceStartError(f"mosquitto wrote no {database} within {timeout} s")
-
-    def close(self) -> None:
-        """End the broker (gracefully if it runs) and remove its directory."""
-        if self.alive:
-            self.stop()
-        if self._directory is not None:
-            shutil.rmtree(self._directory, ignore_errors=True)
-            self._directory = None
-        _cleanup.forget(self)

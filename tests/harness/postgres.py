@@ -17,15 +17,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import psycopg
 
 from tests.harness import _cleanup
-from tests.harness._process import log_tail
+from tests.harness._process import signal_all
+from tests.harness._service import PrivateService
 from tests.harness.errors import ServiceStartError
-from tests.harness.ports import free_port
 from tests.harness.probes import postgres_answers
 
 __all__ = ["PG_BINDIR_ENV", "PrivatePostgres", "find_postgres_bindir"]
@@ -106,16 +104,7 @@ def _cluster_pids(data_directory: Path) -> list[int]:
     return pids
 
 
-def _signal_all(pids: list[int], signum: signal.Signals) -> None:
-    """Send `signum` to each pid that still exists."""
-    for pid in pids:
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            continue
-
-
-class PrivatePostgres:
+class PrivatePostgres(PrivateService):
     """A fresh PostgreSQL cluster on its own loopback port and directory.
 
     initdb runs on first start (trust auth, superuser `postgres`, UTF8, C locale,
@@ -124,7 +113,16 @@ class PrivatePostgres:
     /var/run/postgresql. Use as a context manager: leaving it ends every process of the
     cluster and removes the directory; an exit-time hook does the same for instances
     nobody closed. `settings` become `-c name=value` server options.
+
+    `directory` holds data/, postgres.log and the Unix socket; `host`, `port`, `alive`,
+    `pid`, `log_tail()`, `restart()` and `close()` come from `PrivateService`, the
+    postmaster being the main process. `pause()` and `resume()` reach every process of
+    the cluster.
     """
+
+    _name = "postgres"
+    _not_ready = "did not answer"
+    _poll_interval = 0.05
 
     def __init__(
         self,
@@ -135,50 +133,12 @@ class PrivatePostgres:
     ) -> None:
         self._bindir = find_postgres_bindir()
         self._settings = dict(settings or {})
-        self._ready_timeout = ready_timeout
-        self._port = free_port() if port is None else port
-        self._base: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._paused = False
-
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.close()  # __exit__ will not run: leave no process or directory behind
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @property
-    def host(self) -> str:
-        """The loopback address the server listens on."""
-        return "127.0.0.1"
-
-    @property
-    def port(self) -> int:
-        """The server's TCP port, the same across restarts."""
-        return self._port
+        super().__init__(ready_timeout=ready_timeout, port=port)
 
     @property
     def url(self) -> str:
         """`postgresql://postgres@127.0.0.1:PORT/postgres`."""
         return f"postgresql://{_SERVER_USER}@{self.host}:{self._port}/postgres"
-
-    @property
-    def directory(self) -> Path:
-        """The instance's directory: data/, postgres.log and the Unix socket."""
-        if self._base is None:
-            msg = "this PrivatePostgres has not been started"
-            raise ServiceStartError(msg)
-        return self._base
 
     @property
     def data_directory(self) -> Path:
@@ -190,23 +150,18 @@ class PrivatePostgres:
         """The server's stderr log, appended across restarts."""
         return self.directory / "postgres.log"
 
-    @property
-    def alive(self) -> bool:
-        """Whether the postmaster process exists (it may be paused)."""
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        """The postmaster's process id while alive."""
-        return self._process.pid if self.alive and self._process is not None else None
-
-    def log_tail(self, lines: int = 20) -> str:
-        """The last `lines` lines of the server's log."""
-        return log_tail(self.log_path, lines)
-
     def server_pids(self) -> list[int]:
         """Every live process of this cluster: the postmaster, its backends and helpers."""
-        return _cluster_pids(self.data_directory) if self._base is not None else []
+        return _cluster_pids(self.data_directory) if self._directory is not None else []
+
+    def _other_pids(self) -> list[int]:
+        """Every process of the cluster, for `pause()` and `resume()`."""
+        return self.server_pids()
+
+    def _end_leftovers(self) -> None:
+        """SIGKILL every process of the cluster still there and wait until none is left."""
+        signal_all(self.server_pids(), signal.SIGKILL)
+        self._wait_for_no_server_processes()
 
     def _run_as(self) -> _RunAs:
         """Whom to run server binaries as: `postgres` when we are root, else ourselves."""
@@ -283,10 +238,9 @@ class PrivatePostgres:
         Raises ServiceStartError with the log's tail if it exits or does not answer
         within `ready_timeout` seconds (its processes are then killed).
         """
-        if self.alive:
-            raise ServiceStartError(f"postgres on port {self._port} is already running")
-        if self._base is None:
-            self._base = self._make_directory()
+        self._refuse_if_running()
+        if self._directory is None:
+            self._directory = self._make_directory()
             self._initdb()
         self._wait_for_no_server_processes()
         options = {
@@ -317,29 +271,13 @@ class PrivatePostgres:
         self._paused = False
         self._wait_ready()
 
-    def _wait_ready(self) -> None:
-        """Poll with connections until one runs a query, the postmaster dies or time is up."""
-        deadline = time.monotonic() + self._ready_timeout
-        last_error = "no attempt yet"
-        while time.monotonic() < deadline:
-            if self._process is None or self._process.poll() is not None:
-                code = None if self._process is None else self._process.returncode
-                raise ServiceStartError(
-                    f"postgres on port {self._port} exited with {code} while starting; "
-                    f"log {self.log_path}:\n{self.log_tail()}"
-                )
-            try:
-                postgres_answers(self.url, timeout=2)
-            except psycopg.Error as exc:
-                last_error = str(exc).strip()
-                time.sleep(0.05)
-            else:
-                return
-        self.kill()
-        raise ServiceStartError(
-            f"postgres on port {self._port} did not answer within {self._ready_timeout} s "
-            f"(last: {last_error}); log {self.log_path}:\n{self.log_tail()}"
-        )
+    def _probe(self) -> str | None:
+        """One connection: None once it runs a query, else the server's complaint."""
+        try:
+            postgres_answers(self.url, timeout=2)
+        except psycopg.Error as exc:
+            return str(exc).strip()
+        return None
 
     def _wait_for_no_server_processes(self, timeout: float = _STOP_TIMEOUT) -> None:
         """Block until no process of this cluster is left; SIGKILL stragglers halfway."""
@@ -352,7 +290,7 @@ class PrivatePostgres:
                     f"SIGKILL for {timeout} s"
                 )
             if not nudged and time.monotonic() >= deadline - timeout / 2:
-                _signal_all(pids, signal.SIGKILL)
+                signal_all(pids, signal.SIGKILL)
                 nudged = True
             time.sleep(0.02)
 
@@ -368,12 +306,11 @@ class PrivatePostgres:
         if self._process.poll() is None:
             # Stop the postmaster first so it forks no backend between listing and killing.
             self._process.send_signal(signal.SIGSTOP)
-            _signal_all(self.server_pids(), signal.SIGKILL)
+            signal_all(self.server_pids(), signal.SIGKILL)
             self._process.send_signal(signal.SIGKILL)
         self._process.wait(timeout=_STOP_TIMEOUT)
         self._paused = False
-        _signal_all(self.server_pids(), signal.SIGKILL)
-        self._wait_for_no_server_processes()
+        self._end_leftovers()
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT, as `pg_ctl stop -m fast`): sessions are ended, a
@@ -382,41 +319,9 @@ class PrivatePostgres:
             return
         if self._paused:
             self.resume()
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGINT)
+        self._signal(signal.SIGINT)
         try:
             self._process.wait(timeout=_STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.kill()
         self._wait_for_no_server_processes()
-
-    def restart(self) -> None:
-        """Stop the server if it runs, then start it again on the same port and data."""
-        if self.alive:
-            self.stop()
-        self.start()
-
-    def pause(self) -> None:
-        """SIGSTOP the postmaster and all its processes: open sessions hang, new
-        connections complete the TCP handshake and then hear nothing until `resume()`."""
-        if not self.alive or self._process is None:
-            return
-        self._process.send_signal(signal.SIGSTOP)
-        _signal_all(self.server_pids(), signal.SIGSTOP)
-        self._paused = True
-
-    def resume(self) -> None:
-        """SIGCONT every process of a paused cluster."""
-        _signal_all(self.server_pids(), signal.SIGCONT)
-        self._paused = False
-
-    def close(self) -> None:
-        """End every process of the cluster (gracefully if it runs) and remove its directory."""
-        if self.alive:
-            self.stop()
-        if self._base is not None:
-            _signal_all(self.server_pids(), signal.SIGKILL)
-            self._wait_for_no_server_processes()
-            shutil.rmtree(self._base, ignore_errors=True)
-            self._base = None
-        _cleanup.forget(self)
