@@ -10,6 +10,7 @@ The public surface is re-exported here; `agent.errors` draws the exception tree.
 from agent._version import VERSION
 from agent.config import (
     AgentConfig,
+    DeliveryConfig,
     DeviceConfig,
     HttpPushConfig,
     MqttConfig,
@@ -17,9 +18,16 @@ from agent.config import (
     load_config,
 )
 from agent.drivers.http import HttpPushServer
-from agent.errors import AgentError, ConfigError, ConfigProblem, DriverError, OutboxError
+from agent.errors import (
+    AgentError,
+    ConfigError,
+    ConfigProblem,
+    DriverError,
+    EventShed,
+    OutboxError,
+)
 from agent.link import Link, client_id_for
-from agent.outbox import Draft, Entry, Outbox
+from agent.outbox import Bounds, Draft, Entry, Outbox
 from agent.runtime import Agent, run_agent
 
 __all__ = [
@@ -27,12 +35,15 @@ __all__ = [
     "Agent",
     "AgentConfig",
     "AgentError",
+    "Bounds",
     "ConfigError",
     "ConfigProblem",
+    "DeliveryConfig",
     "DeviceConfig",
     "Draft",
     "DriverError",
     "Entry",
+    "EventShed",
     "HttpPushConfig",
     "HttpPushServer",
     "Link",

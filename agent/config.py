@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 import wire
+from agent._lanes import DEFAULT_BOUNDS
 from agent._yaml import YamlDocument, read_yaml
 from agent.errors import ConfigError, ConfigProblem
 
@@ -33,6 +34,7 @@ __all__ = [
     "MAX_CHECKIN_S",
     "MIN_TOKEN_LENGTH",
     "AgentConfig",
+    "DeliveryConfig",
     "DeviceConfig",
     "HttpPushConfig",
     "MqttConfig",
@@ -44,6 +46,9 @@ MIN_TOKEN_LENGTH: Final = 16
 MAX_TOKEN_LENGTH: Final = 256
 MAX_CHECKIN_S: Final = 7 * 24 * 3600  # the contract's bound on an inventory's checkin_s
 KIB: Final = 1024
+MIB: Final = 1024 * KIB
+GIB: Final = 1024 * MIB
+MAX_ROWS: Final = 100_000_000
 
 
 def located(message: str, *at: str | int) -> PydanticCustomError:
@@ -154,6 +159,94 @@ class OutboxConfig(_Section):
         le=60.0,
         description="How long a write waits for a lock held by another process, then fails.",
     )
+    max_bytes: int = Field(
+        default=DEFAULT_BOUNDS.max_bytes,
+        ge=256 * KIB,
+        le=1024 * GIB,
+        description="Bytes of events all lanes may hold; only P0 may go beyond it.",
+    )
+    p0_reserve_bytes: int = Field(
+        default=DEFAULT_BOUNDS.p0_reserve_bytes,
+        ge=0,
+        le=1024 * GIB,
+        description="Part of max_bytes that P1 and P2 may never use: kept for P0 alarms.",
+    )
+    p1_max_rows: int = Field(
+        default=DEFAULT_BOUNDS.p1_max_rows,
+        ge=1,
+        le=MAX_ROWS,
+        description="Events P1 may hold; past it, its oldest are shed.",
+    )
+    p1_max_bytes: int = Field(
+        default=DEFAULT_BOUNDS.p1_max_bytes,
+        ge=1 * KIB,
+        le=1024 * GIB,
+        description="Bytes P1 may hold; past it, its oldest are shed.",
+    )
+    p2_max_rows: int = Field(
+        default=DEFAULT_BOUNDS.p2_max_rows,
+        ge=1,
+        le=MAX_ROWS,
+        description="Events P2 may hold; past it, its oldest are shed.",
+    )
+    p2_max_bytes: int = Field(
+        default=DEFAULT_BOUNDS.p2_max_bytes,
+        ge=1 * KIB,
+        le=1024 * GIB,
+        description="Bytes P2 may hold; past it, its oldest are shed.",
+    )
+
+    @model_validator(mode="after")
+    def _reserve_below_total(self) -> OutboxConfig:
+        if self.p0_reserve_bytes >= self.max_bytes:
+            message = f"must be below max_bytes ({self.max_bytes}), got {self.p0_reserve_bytes}"
+            raise located(message, "p0_reserve_bytes")
+        return self
+
+
+class DeliveryConfig(_Section):
+    """How the link paces publishing and resends what the hub has not acked."""
+
+    max_inflight: int = Field(
+        default=100,
+        ge=1,
+        le=100,
+        description="QoS 1 publishes awaiting PUBACK at once (less if the broker says so).",
+    )
+    max_unacked: int = Field(
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description="Events published but not yet acked by the hub; past it only P0 goes out.",
+    )
+    resend_initial_s: float = Field(
+        default=30.0,
+        ge=0.05,
+        le=3600.0,
+        description="How long an unacked event waits before it is published again.",
+    )
+    resend_max_s: float = Field(
+        default=300.0,
+        ge=0.05,
+        le=86400.0,
+        description="Longest wait between resends (the wait doubles up to it).",
+    )
+    degraded_hold_s: float = Field(
+        default=600.0,
+        ge=1.0,
+        le=86400.0,
+        description="How long the status stays degraded after the outbox last shed an event.",
+    )
+
+    @model_validator(mode="after")
+    def _resend_bounds_in_order(self) -> DeliveryConfig:
+        if self.resend_max_s < self.resend_initial_s:
+            message = (
+                f"must be at least resend_initial_s ({self.resend_initial_s}), "
+                f"got {self.resend_max_s}"
+            )
+            raise located(message, "resend_max_s")
+        return self
 
 
 class HttpPushConfig(_Section):
@@ -217,6 +310,9 @@ class AgentConfig(_Section):
     site: Id = Field(description="The monitoring room this agent serves (and its MQTT user).")
     mqtt: MqttConfig = Field(description="The broker connection.")
     outbox: OutboxConfig = Field(description="The durable outbox.")
+    delivery: DeliveryConfig = Field(
+        default_factory=DeliveryConfig, description="Publishing pace and resends."
+    )
     http: HttpPushConfig = Field(
         default_factory=HttpPushConfig, description="The HTTP push driver."
     )

@@ -8,6 +8,8 @@
           │                    config; carries `file` and `problems` (line, key, reason);
           │                    `python -m agent run` exits with code 2
           ├── OutboxError      the outbox database cannot be opened, read or written
+          ├── EventShed        the outbox is full and shed the incoming event itself
+          │                    (counted in its lane's `shed`); the device is told so
           └── DriverError      a driver cannot start (its port is taken, say)
 
 Losing the broker is not an error: the link retries for ever. A device sending a bad
@@ -17,8 +19,19 @@ request is not an error either: its driver answers it (HTTP 4xx) and carries on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["AgentError", "ConfigError", "ConfigProblem", "DriverError", "OutboxError"]
+if TYPE_CHECKING:
+    from wire import Lane
+
+__all__ = [
+    "AgentError",
+    "ConfigError",
+    "ConfigProblem",
+    "DriverError",
+    "EventShed",
+    "OutboxError",
+]
 
 
 class AgentError(Exception):
@@ -73,6 +86,20 @@ class ConfigError(AgentError):
 
 class OutboxError(AgentError):
     """The outbox database cannot be opened, read or written."""
+
+
+class EventShed(AgentError):  # noqa: N818 - an outcome the device is told, not a fault
+    """The outbox is full: the incoming event was shed (not stored) and counted.
+
+    Only P1 and P2 events are ever shed; `lane` is the event's lane.
+    """
+
+    def __init__(self, lane: Lane, size: int) -> None:
+        super().__init__(
+            f"the outbox is full: this {lane.label} event ({size} bytes) was shed, not stored"
+        )
+        self.lane = lane
+        self.size = size
 
 
 class DriverError(AgentError):

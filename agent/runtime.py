@@ -22,14 +22,14 @@ from agent.drivers.http import DRIVER as HTTP_DRIVER
 from agent.drivers.http import HttpPushServer
 from agent.errors import AgentError
 from agent.link import Link
-from agent.outbox import Outbox
+from agent.outbox import Bounds, Outbox
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import TracebackType
 
     import wire
-    from agent.config import AgentConfig
+    from agent.config import AgentConfig, OutboxConfig
 
 __all__ = ["Agent", "run_agent"]
 
@@ -57,6 +57,7 @@ class Agent:
                     config.outbox.path,
                     site=config.site,
                     lock_timeout_s=config.outbox.lock_timeout_s,
+                    bounds=_bounds(config.outbox),
                 )
             )
             if any(device.driver == HTTP_DRIVER for device in config.devices):
@@ -111,6 +112,18 @@ class Agent:
 
     def _driver_health(self) -> Mapping[str, wire.DriverHealth]:
         return {} if self._http is None else {HTTP_DRIVER: self._http.health()}
+
+
+def _bounds(config: OutboxConfig) -> Bounds:
+    """The lane bounds the outbox section gives."""
+    return Bounds(
+        max_bytes=config.max_bytes,
+        p0_reserve_bytes=config.p0_reserve_bytes,
+        p1_max_rows=config.p1_max_rows,
+        p1_max_bytes=config.p1_max_bytes,
+        p2_max_rows=config.p2_max_rows,
+        p2_max_bytes=config.p2_max_bytes,
+    )
 
 
 async def run_agent(config: AgentConfig) -> None:

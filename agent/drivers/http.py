@@ -15,6 +15,7 @@ or `Z` (optional; the agent's `at` rule decides whether it is used); `data` is a
 The answer is 201 `{"id", "seq", "at"}` only once the event is in the outbox on disk;
 every refusal is `{"error": <code>, "detail": <text>}` with the status of `REFUSALS`,
 and nothing is stored. A 503 means the outbox could not take it: the device retries.
+A 507 (`shed`) means the outbox is full and shed this (P1 or P2) event, counted.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Final, NoReturn, Self
 from aiohttp import web
 
 import wire
-from agent.errors import DriverError, OutboxError
+from agent.errors import DriverError, EventShed, OutboxError
 from agent.outbox import Draft
 from wire import DriverState, EventType
 
@@ -70,6 +71,7 @@ class Code(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     INVALID_EVENT = "invalid_event"
     OUTBOX_UNAVAILABLE = "outbox_unavailable"
+    SHED = "shed"
 
 
 REFUSALS: Final = MappingProxyType(
@@ -85,6 +87,7 @@ REFUSALS: Final = MappingProxyType(
         Code.UNSUPPORTED_MEDIA_TYPE: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
         Code.INVALID_EVENT: HTTPStatus.UNPROCESSABLE_ENTITY,
         Code.OUTBOX_UNAVAILABLE: HTTPStatus.SERVICE_UNAVAILABLE,
+        Code.SHED: HTTPStatus.INSUFFICIENT_STORAGE,
     }
 )
 """Every error code a push can get, and its HTTP status."""
@@ -240,6 +243,9 @@ class HttpPushServer:
             event = await self._outbox.append(draft)
         except wire.WireError as exc:
             raise Refusal(Code.INVALID_EVENT, str(exc)) from exc
+        except EventShed as exc:
+            logger.warning("http push: event from %s shed: %s", device.config.id, exc)
+            raise Refusal(Code.SHED, str(exc)) from exc
         except OutboxError as exc:
             logger.exception("http push: event from %s not stored", device.config.id)
             detail = "the event could not be stored; retry later"

@@ -12,6 +12,7 @@ import wire
 from agent import (
     AgentConfig,
     ConfigError,
+    DeliveryConfig,
     DeviceConfig,
     HttpPushConfig,
     MqttConfig,
@@ -31,6 +32,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "Top level": AgentConfig,
     "`mqtt`": MqttConfig,
     "`outbox`": OutboxConfig,
+    "`delivery`": DeliveryConfig,
     "`http`": HttpPushConfig,
     "`devices[]`": DeviceConfig,
 }

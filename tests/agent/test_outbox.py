@@ -37,9 +37,9 @@ def draft(
     )
 
 
-def opened(path: Path, site: str = SITE, **more: float) -> Outbox:
+def opened(path: Path, site: str = SITE, lock_timeout_s: float = 5.0) -> Outbox:
     """An outbox at `path` (to be entered)."""
-    return Outbox(path / "outbox.sqlite3", site=site, **more)
+    return Outbox(path / "outbox.sqlite3", site=site, lock_timeout_s=lock_timeout_s)
 
 
 async def test_seq_starts_at_one_and_grows_by_one(tmp_path: Path) -> None:
@@ -139,7 +139,7 @@ async def test_pending_is_in_lane_then_seq_order(tmp_path: Path) -> None:
 async def test_stats_count_depth_and_bytes_per_lane(tmp_path: Path) -> None:
     """The status's lanes: events waiting and their encoded size, per lane."""
     async with opened(tmp_path) as outbox:
-        empty = await outbox.stats()
+        empty = outbox.stats()
         assert empty == wire.LaneSet(
             p0=wire.LaneStats(depth=0, bytes=0, shed=0),
             p1=wire.LaneStats(depth=0, bytes=0, shed=0),
@@ -149,7 +149,7 @@ async def test_stats_count_depth_and_bytes_per_lane(tmp_path: Path) -> None:
         await outbox.append(draft(EventType.ALARM_FIRE))
         await outbox.append(draft(EventType.DOOR_OPENED))
         pending = await outbox.pending()
-        stats = await outbox.stats()
+        stats = outbox.stats()
     assert (stats.p0.depth, stats.p1.depth, stats.p2.depth) == (2, 1, 0)
     assert stats.p0.bytes == sum(len(entry.payload) for entry in pending[:2])
     assert stats.p1.bytes == len(pending[2].payload)
