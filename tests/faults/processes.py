@@ -69,6 +69,10 @@ class _Child:
             )
         self.starts += 1
         _wait_listening(self.port, self._process, self.log_path)
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """Block until the process serves, beyond listening; listening is enough by default."""
 
     @property
     def alive(self) -> bool:
@@ -158,6 +162,17 @@ class HubProcess(_Child):
     def api(self) -> str:
         """The hub's API base URL."""
         return f"http://127.0.0.1:{self.port}"
+
+    def _wait_ready(self) -> None:
+        # The hub binds its API port first, then migrates and starts its loops, and only
+        # then serves HTTP: an answer from /health (200 or 503) means all of that is done.
+        deadline = time.monotonic() + READY_S
+        while time.monotonic() < deadline:
+            with suppress(httpx.TransportError):
+                httpx.get(f"{self.api}/health", timeout=1)
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"the hub at {self.api} did not serve within {READY_S} s")
 
 
 class AgentProcess(_Child):
