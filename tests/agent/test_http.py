@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 import wire
-from agent import AgentConfig, DriverError, HttpPushServer, Outbox
+from agent import AgentConfig, Bounds, DriverError, HttpPushServer, Outbox
 from tests.agent.support import DOOR, DOOR_TOKEN, PANIC, PANIC_TOKEN, make_config
 from wire import DriverState, Kind
 
@@ -312,3 +312,22 @@ async def test_port_taken_is_a_driver_error(tmp_path: Path) -> None:
             with pytest.raises(DriverError, match=f"cannot listen on 127.0.0.1:{port}"):
                 await server.__aenter__()
             assert server.health().state is DriverState.DOWN
+
+
+async def test_event_shed_on_arrival_is_507_and_stored_nowhere(tmp_path: Path) -> None:
+    """A P2 push that finds the shared space full of P1 is shed: 507 `shed`, nothing stored."""
+    config = make_config(tmp_path)
+    tight = Bounds(max_bytes=4 * KIB, p0_reserve_bytes=1 * KIB)  # ~11 events of P1 or P2
+    async with (
+        Outbox(config.outbox.path, site=config.site, bounds=tight) as outbox,
+        HttpPushServer(config.http, config.devices, outbox) as server,
+        aiohttp.ClientSession(base_url=f"http://127.0.0.1:{server.port}") as session,
+    ):
+        rig = Rig(config, outbox, server, session)
+        answers = [(await rig.push({"type": "door.opened"}))[0] for _ in range(20)]
+        assert set(answers) == {201}  # P1 evicts the oldest P1 once the space is full
+        held = len(await rig.stored())
+        status, body = await rig.push({"type": "motion.started"})
+        assert (status, body["error"]) == (507, "shed")
+        assert len(await rig.stored()) == held
+        assert outbox.stats()[wire.Lane.P2].shed == 1
