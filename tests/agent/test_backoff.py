@@ -8,9 +8,9 @@ from agent._backoff import Backoff
 
 
 def test_delays_double_up_to_the_cap_within_the_jitter_band() -> None:
-    """Attempt n waits within [cap/2, cap], cap = min(max, min * 2**n), never below min."""
+    """Attempt n waits within [cap/2, cap], cap = min(max, min * 2**(n+1)), never below min."""
     backoff = Backoff(0.5, 8.0, rng=random.Random(42))
-    for attempt, cap in enumerate([0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]):
+    for attempt, cap in enumerate([1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0]):
         for _ in range(50):
             delay = backoff.delay(attempt)
             assert max(0.5, cap / 2) <= delay <= cap
@@ -20,6 +20,14 @@ def test_delays_are_jittered() -> None:
     """Two agents reconnecting at once do not pick the same delays."""
     backoff = Backoff(1.0, 60.0)
     assert len({backoff.delay(5) for _ in range(20)}) > 1
+
+
+def test_the_first_retry_is_jittered_too() -> None:
+    """Agents that lost the broker together do not all retry exactly `min_s` later."""
+    backoff = Backoff(1.0, 60.0)
+    delays = {backoff.delay(0) for _ in range(20)}
+    assert len(delays) > 1
+    assert all(1.0 <= delay <= 2.0 for delay in delays)
 
 
 def test_huge_attempt_numbers_stay_at_the_cap() -> None:

@@ -165,14 +165,15 @@ class HubProcess(_Child):
 
     def _wait_ready(self) -> None:
         # The hub binds its API port first, then migrates and starts its loops, and only
-        # then serves HTTP: an answer from /health (200 or 503) means all of that is done.
+        # then serves HTTP: /health saying ok means its schema is there and ingest runs.
         deadline = time.monotonic() + READY_S
         while time.monotonic() < deadline:
             with suppress(httpx.TransportError):
-                httpx.get(f"{self.api}/health", timeout=1)
-                return
+                response = httpx.get(f"{self.api}/health", timeout=1)
+                if response.status_code == 200 and response.json().get("status") == "ok":
+                    return
             time.sleep(0.05)
-        raise AssertionError(f"the hub at {self.api} did not serve within {READY_S} s")
+        raise AssertionError(f"the hub at {self.api} was not healthy within {READY_S} s")
 
 
 class AgentProcess(_Child):
