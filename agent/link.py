@@ -271,21 +271,22 @@ class Link:
         acks free room (an alarm is never held back by a backlog).
         """
         after = dict.fromkeys(Lane, 0)
-        while True:
-            target = self._outbox.last_seq
-            room = self._config.delivery.max_unacked - len(self._unacked)
-            if page := await self._next_page(after, room):
-                await self._publish_page(client, page)
-                after[page[-1].lane] = page[-1].seq
-                continue
-            # Every event up to `target` of the lanes searched was committed before the
-            # pages were read: none is left behind.
-            if room > 0:
-                after = {lane: max(seq, target) for lane, seq in after.items()}
-                await self._outbox.wait_beyond(target)
-            else:
-                after[Lane.P0] = max(after[Lane.P0], target)
-                await self._room_or_growth(target)
+        async with asyncio.TaskGroup() as publishing:
+            while True:
+                target = self._outbox.last_seq
+                room = self._config.delivery.max_unacked - len(self._unacked)
+                if page := await self._next_page(after, room):
+                    await self._publish_page(client, page, publishing)
+                    after[page[-1].lane] = page[-1].seq
+                    continue
+                # Every event up to `target` of the lanes searched was committed before
+                # the pages were read: none is left behind.
+                if room > 0:
+                    after = {lane: max(seq, target) for lane, seq in after.items()}
+                    await self._outbox.wait_beyond(target)
+                else:
+                    after[Lane.P0] = max(after[Lane.P0], target)
+                    await self._room_or_growth(target)
 
     async def _room_or_growth(self, target: int) -> None:
         """Wait until acks free room under `max_unacked` or an event past `target` comes."""
@@ -313,12 +314,23 @@ class Link:
                 return page
         return []
 
-    async def _publish_page(self, client: aiomqtt.Client, page: list[Entry]) -> None:
+    async def _publish_page(
+        self, client: aiomqtt.Client, page: list[Entry], publishing: asyncio.TaskGroup
+    ) -> None:
+        """Start publishing `page` in order; returns once every event holds a window slot.
+
+        It does not wait for the PUBACKs: the next page is read while this one is in
+        flight, so the window stays full during a backlog drain instead of emptying at
+        every page.
+        """
         for entry in page:  # tracked before publishing: an ack may beat the PUBACK
             self._unacked.sent(entry.lane, entry.seq)
         self._tracking.set()
-        await self._publish_entries(client, page)
-        logger.debug("mqtt link: published seq %d..%d", page[0].seq, page[-1].seq)
+        window = self._window
+        for entry in page:
+            await window.acquire()
+            publishing.create_task(self._publish_holding(client, entry, window))
+        logger.debug("mqtt link: publishing seq %d..%d", page[0].seq, page[-1].seq)
 
     async def _publish_entries(self, client: aiomqtt.Client, entries: list[Entry]) -> None:
         async with asyncio.TaskGroup() as tasks:
@@ -327,14 +339,22 @@ class Link:
 
     async def _publish_entry(self, client: aiomqtt.Client, entry: Entry) -> None:
         """One QoS 1 publish, within the in-flight window until its PUBACK."""
+        window = self._window
+        await window.acquire()
+        await self._publish_holding(client, entry, window)
+
+    async def _publish_holding(
+        self, client: aiomqtt.Client, entry: Entry, window: asyncio.Semaphore
+    ) -> None:
+        """One QoS 1 publish holding a slot of `window`, which its PUBACK frees."""
         topic = self._topics.events(self._config.site, entry.kind, entry.device)
-        async with self._window:
-            self.inflight += 1
-            self.peak_inflight = max(self.peak_inflight, self.inflight)
-            try:
-                await client.publish(topic, entry.payload, qos=1)
-            finally:
-                self.inflight -= 1
+        self.inflight += 1
+        self.peak_inflight = max(self.peak_inflight, self.inflight)
+        try:
+            await client.publish(topic, entry.payload, qos=1)
+        finally:
+            self.inflight -= 1
+            window.release()
 
     async def _resend(self, client: aiomqtt.Client) -> None:
         """Publish again, P0 first, every event whose resend timer ran out unacked."""
