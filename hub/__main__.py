@@ -1,7 +1,11 @@
 """Command line of the hub: `python -m hub` or `shouwang-hub`.
 
 - `run --config FILE`: run the hub until SIGINT/SIGTERM;
-- `migrate --config FILE`: bring the database schema up to date and exit.
+- `migrate --config FILE`: bring the database schema up to date and exit;
+- `token create --config FILE --role ROLE (--site SITE… | --all) [--label TEXT]`: issue an
+  API token and print it, once (only its hash is stored);
+- `token list --config FILE`: every token, without secrets;
+- `token revoke --config FILE ID`: revoke a token at once.
 
 Exit codes: 0 done, 1 the hub could not start or stopped on an error, 2 bad usage or an
 invalid configuration (the message names the file, line and key).
@@ -12,13 +16,17 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Final
 
-from hub.config import load_config
+import psycopg
+
+from hub.config import HubConfig, load_config
 from hub.errors import ConfigError, HubError
 from hub.runtime import migrate_database, run_hub
+from hub.storage.tokens import Role, Scope, issue_token, list_tokens, revoke_token
 
 EXIT_ERROR: Final = 1
 EXIT_USAGE: Final = 2
@@ -47,11 +55,38 @@ def build_parser() -> argparse.ArgumentParser:
         ("run", "run the hub until SIGINT or SIGTERM"),
         ("migrate", "bring the database schema up to date, then exit"),
     ):
-        command = commands.add_parser(name, help=text, description=text)
-        command.add_argument(
-            "--config", required=True, type=Path, metavar="FILE", help="YAML configuration"
-        )
+        _with_config(commands.add_parser(name, help=text, description=text))
+    _add_token_commands(commands)
     return parser
+
+
+def _with_config(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    command.add_argument(
+        "--config", required=True, type=Path, metavar="FILE", help="YAML configuration"
+    )
+    return command
+
+
+def _add_token_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    text = "issue, list and revoke API bearer tokens"
+    token = commands.add_parser("token", help=text, description=text)
+    actions = token.add_subparsers(dest="action", metavar="ACTION", required=True)
+    text = "issue a token and print it once (only its hash is stored)"
+    create = _with_config(actions.add_parser("create", help=text, description=text))
+    create.add_argument(
+        "--role", required=True, choices=[r.value for r in Role], help="what the token may do"
+    )
+    scope = create.add_mutually_exclusive_group(required=True)
+    scope.add_argument(
+        "--site", action="append", metavar="SITE", help="a site it may see (repeatable)"
+    )
+    scope.add_argument("--all", action="store_true", help="it may see every site")
+    create.add_argument("--label", metavar="TEXT", help="who or what the token is for")
+    text = "list every token (never its secret)"
+    _with_config(actions.add_parser("list", help=text, description=text))
+    text = "revoke a token at once"
+    revoke = _with_config(actions.add_parser("revoke", help=text, description=text))
+    revoke.add_argument("id", metavar="ID", help="the token's id (from `token list`)")
 
 
 async def _migrate(url: str) -> None:
@@ -60,12 +95,91 @@ async def _migrate(url: str) -> None:
     logger.info("migrations applied: %s", names)
 
 
+def _out(text: str) -> None:
+    print(text)  # noqa: T201 - the CLI's own output
+
+
+def _err(text: str) -> None:
+    print(f"shouwang-hub: {text}", file=sys.stderr)  # noqa: T201 - the CLI's own output
+
+
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else value.isoformat(timespec="seconds")
+
+
+async def _token(url: str, args: argparse.Namespace) -> int:
+    """Run `token create|list|revoke`; returns the exit code."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        match args.action:
+            case "create":
+                scope = Scope(all_sites=True) if args.all else Scope.of(args.site)
+                issued = await issue_token(conn, Role(args.role), scope, args.label)
+                _out(issued.token)
+                _err(
+                    f"token {issued.id} ({args.role}, {scope.describe()}) created; keep it "
+                    "now: it will not be shown again"
+                )
+            case "list":
+                _out("ID            ROLE      CREATED                    REVOKED  SCOPE  LABEL")
+                for t in await list_tokens(conn):
+                    scope_text = "all sites" if t.all_sites else ",".join(t.sites)
+                    _out(
+                        f"{t.id:<13} {t.role:<9} {_when(t.created_at):<26} "
+                        f"{_when(t.revoked_at)}  {scope_text}  {t.label or '-'}"
+                    )
+            case _:
+                if not await revoke_token(conn, args.id):
+                    _err(f"no valid token has the id {args.id!r}")
+                    return EXIT_ERROR
+                _err(f"token {args.id} revoked")
+    return 0
+
+
+def _run_token(url: str, args: argparse.Namespace) -> int:
+    if args.action == "create" and not args.all:
+        try:
+            Scope.of(args.site)
+        except ValueError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
+    try:
+        return asyncio.run(_token(url, args))
+    except psycopg.errors.UndefinedTable:
+        _err("the database has no api_tokens table: run `migrate` first")
+    except psycopg.Error as exc:
+        _err(f"database error: {exc}")
+    return EXIT_ERROR
+
+
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     """The exceptions inside `group`, nested groups flattened."""
     leaves: list[BaseException] = []
     for error in group.exceptions:
         leaves += _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
     return leaves
+
+
+def _serve(config: HubConfig, command: str) -> int:
+    """Run `migrate` or `run`; returns the exit code."""
+    try:
+        match command:
+            case "migrate":
+                asyncio.run(_migrate(config.database.url.get_secret_value()))
+            case _:
+                asyncio.run(run_hub(config))
+    except HubError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    except ExceptionGroup as group:  # a task of the running hub failed
+        for error in _leaves(group):
+            if isinstance(error, HubError):
+                _err(str(error))
+            else:
+                logger.exception("the hub stopped on an error", exc_info=error)
+        return EXIT_ERROR
+    except asyncio.CancelledError:
+        return 0  # a signal while still starting
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,27 +195,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"shouwang-hub: {exc}", file=sys.stderr)  # noqa: T201 - the CLI's own output
+        _err(str(exc))
         return EXIT_USAGE
-    try:
-        match args.command:
-            case "migrate":
-                asyncio.run(_migrate(config.database.url.get_secret_value()))
-            case _:
-                asyncio.run(run_hub(config))
-    except HubError as exc:
-        print(f"shouwang-hub: {exc}", file=sys.stderr)  # noqa: T201 - the CLI's own output
-        return EXIT_ERROR
-    except ExceptionGroup as group:  # a task of the running hub failed
-        for error in _leaves(group):
-            if isinstance(error, HubError):
-                print(f"shouwang-hub: {error}", file=sys.stderr)  # noqa: T201
-            else:
-                logger.exception("the hub stopped on an error", exc_info=error)
-        return EXIT_ERROR
-    except asyncio.CancelledError:
-        return 0  # a signal while still starting
-    return 0
+    if args.command == "token":
+        return _run_token(config.database.url.get_secret_value(), args)
+    return _serve(config, args.command)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ __all__ = [
     "HubConfig",
     "IngestConfig",
     "MqttConfig",
+    "StorageConfig",
     "load_config",
     "parse_config",
 ]
@@ -189,6 +190,34 @@ class IngestConfig(_Section):
     )
 
 
+class StorageConfig(_Section):
+    """How long events are kept, and when TimescaleDB compresses them (docs/storage.md)."""
+
+    retention_days: int = Field(
+        default=180,
+        ge=1,
+        le=36_500,
+        description="Events older than this are deleted: by TimescaleDB's retention "
+        "policy, or on plain PostgreSQL by the hub, hourly.",
+    )
+    compress_after_days: int = Field(
+        default=7,
+        ge=1,
+        le=36_500,
+        description="TimescaleDB compresses chunks older than this; set it to the longest "
+        "time an agent may buffer events. Ignored without TimescaleDB.",
+    )
+
+    @model_validator(mode="after")
+    def _compress_before_deleting(self) -> Self:
+        if self.compress_after_days > self.retention_days:
+            raise ValueError(
+                f"compress_after_days {self.compress_after_days} is above retention_days "
+                f"{self.retention_days}"
+            )
+        return self
+
+
 class HubConfig(_Section):
     """The whole configuration of one hub process."""
 
@@ -204,6 +233,9 @@ class HubConfig(_Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="The broker.")
     api: ApiConfig = Field(default_factory=ApiConfig, description="The HTTP API.")
     ingest: IngestConfig = Field(default_factory=IngestConfig, description="Batching.")
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig, description="Retention and compression."
+    )
 
 
 # -- loading -------------------------------------------------------------------------------

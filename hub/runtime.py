@@ -2,10 +2,11 @@
 
 `Hub` (an async context manager) migrates the database, opens the ingest pool, then
 starts, as named tasks of one `asyncio.TaskGroup`: `mqtt` (the broker link), `status`,
-`relay`, `ingest` and `api` (uvicorn). A task that fails stops the whole hub (the error
-comes out of `async with Hub(...)`); leaving the block stops the parts in reverse order,
-so the hub publishes `offline` (reason `shutdown`) before it disconnects. `run_hub` adds
-SIGINT/SIGTERM handling for the command line.
+`relay`, `ingest`, `retention` (plain PostgreSQL only) and `api` (uvicorn). A task that
+fails stops the whole hub (the error comes out of `async with Hub(...)`); leaving the
+block stops the parts in reverse order, so the hub publishes `offline` (reason
+`shutdown`) before it disconnects. `run_hub` adds SIGINT/SIGTERM handling for the
+command line.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from hub.ingest import Ingest, IngestStats
 from hub.mqtt import LinkSettings, MqttLink
 from hub.relay import Relay
 from hub.status import WILL_REASON, StatusPublisher, StatusReport
-from hub.storage import Migration, migrate
+from hub.storage import Migration, Retention, apply_policies, migrate
 from wire import HubComponents, Presence, TopicSpace
 
 if TYPE_CHECKING:
@@ -197,8 +198,14 @@ class Hub:
         url = config.database.url.get_secret_value()
         await migrate_database(url, wait=True)
         pool = await self._open_pool(stack, url)
+        async with pool.connection() as conn:
+            hypertable = await apply_policies(conn, config.storage)
         tasks = await stack.enter_async_context(asyncio.TaskGroup())
         await self._start_loops(stack, tasks, pool)
+        if not hypertable:  # TimescaleDB's retention policy does it otherwise
+            await stack.enter_async_context(
+                Retention(pool=pool, config=config.storage, tasks=tasks)
+            )
         await self._start_api(stack, tasks, sock)
 
     async def _open_pool(

@@ -22,6 +22,7 @@ from agent.config import AgentConfig
 from agent.runtime import Agent
 from hub.config import HubConfig
 from hub.runtime import Hub
+from hub.storage.tokens import Role, Scope, issue_token
 from simulators.http_device import HttpDevice
 from tests.harness import MqttEndpoint
 
@@ -164,8 +165,10 @@ async def test_panic_press_is_stored_once_and_alerted(
                 "SELECT count(*), min(type), min(site) FROM events WHERE id = %s", (event_id,)
             )
             assert await cursor.fetchone() == (1, "alarm.panic", SITE)
+            viewer = await issue_token(conn, Role.VIEWER, Scope.of([SITE]), "e2e")
         api = f"http://127.0.0.1:{hub.api_port}/api/v1"
-        async with aiohttp.ClientSession() as session:
+        bearer = {"Authorization": f"Bearer {viewer.token}"}
+        async with aiohttp.ClientSession(headers=bearer) as session:
             async with session.get(f"{api}/events", params={"site": SITE}) as response:
                 listed = await response.json()
             async with session.get(f"{api}/alerts", params={"site": SITE}) as response:

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
-from hub.api.routes import router
+from hub.api import routes, sites, tokens
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -38,8 +38,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 def create_app(database: DatabaseConfig, *, probe: HubProbe | None = None) -> FastAPI:
     """The API over the database `database` names, reporting on `probe`'s hub if given.
 
-    The API has no authentication yet (it comes with the storage/API issue): bind it to
-    loopback.
+    Every route but `/health` needs a bearer token from `api_tokens` (`hub.api.auth`).
     """
 
     @asynccontextmanager
@@ -71,6 +70,7 @@ def create_app(database: DatabaseConfig, *, probe: HubProbe | None = None) -> Fa
         summary="Events, alerts and health of a Shouwang hub.",
         lifespan=lifespan,
     )
-    app.include_router(router)
+    for module in (routes, sites, tokens):
+        app.include_router(module.router)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     return app

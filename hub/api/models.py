@@ -5,7 +5,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AlertOut", "AlertPage", "ComponentOut", "EventOut", "EventPage", "HealthOut"]
+__all__ = [
+    "AlertOut",
+    "AlertPage",
+    "ComponentOut",
+    "DeviceCounts",
+    "DeviceDetail",
+    "DeviceOut",
+    "DevicePage",
+    "EventOut",
+    "EventPage",
+    "HealthOut",
+    "SiteDetail",
+    "SiteList",
+    "SiteOut",
+    "TokenList",
+    "TokenOut",
+]
 
 Time = Annotated[str, Field(description="RFC 3339 UTC with six fractional digits and Z")]
 
@@ -84,3 +100,91 @@ class HealthOut(_Out):
     components: dict[str, ComponentOut] | None = Field(
         description="ingest, rules, relay; null when the API runs without a hub"
     )
+
+
+class DeviceCounts(_Out):
+    """A site's devices, by whether they answer."""
+
+    total: int = Field(ge=0)
+    online: int = Field(ge=0)
+    offline: int = Field(ge=0)
+    unknown: int = Field(ge=0, description="never reported whether it answers")
+
+
+class SiteOut(_Out):
+    """One monitoring room."""
+
+    site: str
+    state: Literal["online", "offline"] | None = Field(
+        description="its agent's state (status or LWT); null before the first status"
+    )
+    last_status_at: Time | None = Field(description="when the hub received the last status")
+    inventory_at: Time | None = Field(description="when the latest inventory came")
+    inventory_count: int | None = Field(description="devices in the latest inventory")
+    first_seen: Time
+    devices: DeviceCounts
+
+
+class SiteList(_Out):
+    """Every site the caller may see, by id."""
+
+    sites: list[SiteOut]
+
+
+class SiteDetail(SiteOut):
+    """One monitoring room, with its agent's last status as received."""
+
+    status: dict[str, Any] | None = Field(description="the agent status (docs/contract.md)")
+
+
+class DeviceOut(_Out):
+    """One device as the hub knows it (docs/schema.md, `devices`)."""
+
+    site: str
+    device: str = Field(description="unique within its site only")
+    kind: str
+    label: str | None
+    checkin_s: int | None = Field(description="expected check-in interval (inventory)")
+    inventoried: bool = Field(description="listed in the site's latest inventory")
+    first_seen: Time | None
+    last_seen: Time | None = Field(description="`at` of its newest event")
+    last_event_id: uuid.UUID | None
+    last_type: str | None
+    last_state: dict[str, Any] | None
+    state_at: Time | None
+    online: bool | None = Field(description="null: never reported")
+    online_at: Time | None
+
+
+class DevicePage(_Out):
+    """A page of devices, by (site, device)."""
+
+    devices: list[DeviceOut]
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null at the end"
+    )
+
+
+class DeviceDetail(DeviceOut):
+    """One device and its most recent events, newest first."""
+
+    recent_events: list[EventOut]
+
+
+class TokenOut(_Out):
+    """An API token, without its secret."""
+
+    id: str
+    role: Literal["viewer", "operator", "admin"]
+    all_sites: bool
+    sites: list[str]
+    label: str | None
+    created_at: Time
+    revoked_at: Time | None
+    last_used_at: Time | None
+
+
+class TokenList(_Out):
+    """Every token issued, oldest first."""
+
+    tokens: list[TokenOut]

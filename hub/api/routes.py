@@ -1,51 +1,41 @@
-"""The API's endpoints: `/health`, `/api/v1/events`, `/api/v1/alerts`."""
+"""The API's endpoints for health, events and alerts (sites and devices: `hub.api.sites`)."""
 
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, cast
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated, Final, Literal, cast
 
 import psycopg
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from psycopg_pool import AsyncConnectionPool
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from pydantic import AwareDatetime
 
+from hub.api.auth import CallerScope
+from hub.api.common import ID_REGEX, Cursor, Limit, not_found, pool, unprocessable
+from hub.api.convert import alert_out, event_out
 from hub.api.cursor import decode_cursor, encode_cursor
-from hub.api.models import AlertOut, AlertPage, ComponentOut, EventOut, EventPage, HealthOut
+from hub.api.export import CSV_MEDIA_TYPE, events_csv, wants_csv
+from hub.api.models import AlertPage, ComponentOut, EventOut, EventPage, HealthOut
 from hub.storage import (
     AlertFilter,
-    AlertRecord,
     EventFilter,
-    EventRecord,
     Position,
     database_answers,
     list_alerts,
     list_events,
 )
-from wire import EventType, format_time
+from hub.storage.queries import get_event
+from wire import EventType, Kind
 
 if TYPE_CHECKING:
     from hub.api.probe import HubProbe
 
-__all__ = ["router"]
+__all__ = ["MAX_SPAN", "router"]
 
 router = APIRouter()
 
-# Pydantic's regex engine has no `\Z`; its `$` means the very end already.
-_ID: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+MAX_SPAN: Final = timedelta(days=400)
+"""The longest `from`..`to` window a listing may ask for."""
 
-Site = Annotated[str | None, Query(pattern=_ID, description="monitoring room")]
-Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
-Cursor = Annotated[
-    str | None, Query(max_length=200, description="`next_cursor` of the previous page")
-]
-
-
-def _pool(request: Request) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
-    return cast("AsyncConnectionPool[psycopg.AsyncConnection[Any]]", request.app.state.pool)
-
-
-def _unprocessable(*, parameter: str, message: str) -> HTTPException:
-    """A 422 shaped like FastAPI's own validation errors."""
-    detail = [{"loc": ["query", parameter], "msg": message, "type": "value_error"}]
-    return HTTPException(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
+Site = Annotated[str | None, Query(pattern=ID_REGEX, description="monitoring room")]
 
 
 def _position(cursor: str | None) -> Position | None:
@@ -54,7 +44,7 @@ def _position(cursor: str | None) -> Position | None:
     try:
         return decode_cursor(cursor)
     except ValueError as exc:
-        raise _unprocessable(parameter="cursor", message=str(exc)) from exc
+        raise unprocessable(parameter="cursor", message=str(exc)) from exc
 
 
 @router.get("/health", response_model=HealthOut, tags=["health"])
@@ -63,7 +53,7 @@ async def health(request: Request, response: Response) -> HealthOut:
     detail = None
     try:
         timeout = cast("float", request.app.state.health_timeout_s)
-        async with _pool(request).connection(timeout=timeout) as conn:
+        async with pool(request).connection(timeout=timeout) as conn:
             database = await database_answers(conn)
     except psycopg.Error as exc:
         database, detail = False, str(exc)
@@ -92,29 +82,19 @@ async def health(request: Request, response: Response) -> HealthOut:
     )
 
 
-def _event_out(r: EventRecord) -> EventOut:
-    return EventOut(
-        id=r.id,
-        at=format_time(r.at),
-        received_at=format_time(r.received_at),
-        site=r.site,
-        device=r.device,
-        kind=r.kind,
-        type=r.type,
-        lane=r.lane,
-        epoch=r.epoch,
-        seq=r.seq,
-        source=r.source,
-        data=r.data,
-    )
-
-
-@router.get("/api/v1/events", response_model=EventPage, tags=["events"])
+@router.get(
+    "/api/v1/events",
+    response_model=EventPage,
+    tags=["events"],
+    responses={200: {"content": {CSV_MEDIA_TYPE: {}}, "description": "JSON, or CSV"}},
+)
 async def events(
     request: Request,
+    scope: CallerScope,
     *,
     site: Site = None,
-    device: Annotated[str | None, Query(pattern=_ID, description="device id")] = None,
+    device: Annotated[str | None, Query(pattern=ID_REGEX, description="device id")] = None,
+    kind: Annotated[Kind | None, Query(description="device kind")] = None,
     type: Annotated[EventType | None, Query(description="event type")] = None,  # noqa: A002
     since: Annotated[
         AwareDatetime | None, Query(alias="from", description="at or after (RFC 3339)")
@@ -124,45 +104,60 @@ async def events(
     ] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
-) -> EventPage:
-    """Stored events, newest first (by `at`, then `id`), a page at a time."""
-    if since is not None and until is not None and since > until:
-        raise _unprocessable(parameter="from", message="`from` is after `to`")
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> EventPage | Response:
+    """Stored events in the caller's sites, newest first (by `at`, then `id`), a page at a
+    time; as CSV (`X-Next-Cursor` header) with `Accept: text/csv`."""
+    if since is not None and until is not None:
+        if since > until:
+            raise unprocessable(parameter="from", message="`from` is after `to`")
+        if until - since > MAX_SPAN:
+            raise unprocessable(
+                parameter="to", message=f"`from`..`to` spans more than {MAX_SPAN.days} days"
+            )
     where = EventFilter(
+        scope=scope.site_list(),
         site=site,
         device=device,
+        kind=None if kind is None else kind.value,
         type=None if type is None else type.value,
         since=since,
         until=until,
     )
-    async with _pool(request).connection() as conn:
-        rows = await list_events(conn, where, _position(cursor), limit + 1)
+    after = _position(cursor)
+    async with pool(request).connection() as conn:
+        rows = await list_events(conn, where, after, limit + 1)
     page, more = rows[:limit], len(rows) > limit
-    after = encode_cursor(Position(page[-1].at, page[-1].id)) if more else None
-    return EventPage(events=[_event_out(r) for r in page], next_cursor=after)
+    following = encode_cursor(Position(page[-1].at, page[-1].id)) if more else None
+    if wants_csv(accept):
+        headers = {} if following is None else {"X-Next-Cursor": following}
+        return Response(events_csv(page), media_type=CSV_MEDIA_TYPE, headers=headers)
+    return EventPage(events=[event_out(r) for r in page], next_cursor=following)
 
 
-def _alert_out(r: AlertRecord) -> AlertOut:
-    return AlertOut(
-        alert_id=r.alert_id,
-        rule=r.rule,
-        severity=r.severity,
-        site=r.site,
-        device=r.device,
-        state=cast("Literal['open', 'acknowledged', 'resolved']", r.state),
-        revision=r.revision,
-        count=r.count,
-        first_at=format_time(r.first_at),
-        last_at=format_time(r.last_at),
-        event_ids=r.event_ids,
-        created_at=format_time(r.created_at),
-        updated_at=format_time(r.updated_at),
-    )
+@router.get(
+    "/api/v1/events/{event_id}",
+    response_model=EventOut,
+    tags=["events"],
+    responses={404: {"description": "no such event in the caller's sites"}},
+)
+async def event(
+    request: Request,
+    scope: CallerScope,
+    event_id: Annotated[uuid.UUID, Path(description="the event's id")],
+) -> EventOut:
+    """One stored event; 404 if there is none, or it is outside the caller's sites."""
+    async with pool(request).connection() as conn:
+        found = await get_event(conn, event_id, scope.site_list())
+    if found is None:
+        raise not_found(what="event")
+    return event_out(found)
 
 
 @router.get("/api/v1/alerts", response_model=AlertPage, tags=["alerts"])
 async def alerts(
     request: Request,
+    scope: CallerScope,
     *,
     site: Site = None,
     state: Annotated[
@@ -171,10 +166,11 @@ async def alerts(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> AlertPage:
-    """Alerts, newest first (by creation, then id), a page at a time."""
-    where = AlertFilter(site=site, state=state)
-    async with _pool(request).connection() as conn:
-        rows = await list_alerts(conn, where, _position(cursor), limit + 1)
+    """Alerts in the caller's sites, newest first (by creation, then id), a page at a time."""
+    where = AlertFilter(scope=scope.site_list(), site=site, state=state)
+    after = _position(cursor)
+    async with pool(request).connection() as conn:
+        rows = await list_alerts(conn, where, after, limit + 1)
     page, more = rows[:limit], len(rows) > limit
-    after = encode_cursor(Position(page[-1].created_at, page[-1].alert_id)) if more else None
-    return AlertPage(alerts=[_alert_out(r) for r in page], next_cursor=after)
+    following = encode_cursor(Position(page[-1].created_at, page[-1].alert_id)) if more else None
+    return AlertPage(alerts=[alert_out(r) for r in page], next_cursor=following)

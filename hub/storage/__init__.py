@@ -1,6 +1,8 @@
-"""PostgreSQL storage: the schema (migrations), batch writes, alerts, outbox and reads.
+"""PostgreSQL storage: the schema (migrations), batch writes, alerts, outbox, reads,
+statistics and retention.
 
-docs/schema.md describes the tables; `migrations/` holds the SQL that makes them.
+docs/schema.md describes the tables, docs/storage.md TimescaleDB, statistics and
+retention; `migrations/` holds the SQL that makes them.
 """
 
 from hub.storage.alerts import AlertRow, raise_alert, record_transition
@@ -22,22 +24,40 @@ from hub.storage.queries import (
     list_alerts,
     list_events,
 )
+from hub.storage.retention import (
+    RETENTION_LOCK,
+    Retention,
+    apply_policies,
+    delete_expired,
+    is_hypertable,
+)
+from hub.storage.stats import BUCKETS, Bucket, EventCount, event_counts, has_aggregates
 from hub.storage.writes import ONLINE_AFTER, write_inbound
 
 __all__ = [
+    "BUCKETS",
     "MIGRATION_LOCK",
     "ONLINE_AFTER",
     "RELAY_LOCK",
+    "RETENTION_LOCK",
     "AlertFilter",
     "AlertRecord",
     "AlertRow",
+    "Bucket",
+    "EventCount",
     "EventFilter",
     "EventRecord",
     "Migration",
     "Pending",
     "Position",
+    "Retention",
+    "apply_policies",
     "claim_relay",
     "database_answers",
+    "delete_expired",
+    "event_counts",
+    "has_aggregates",
+    "is_hypertable",
     "known_migrations",
     "list_alerts",
     "list_events",

@@ -1,5 +1,8 @@
 """Reads for the API: events and alerts, newest first, with keyset pagination.
 
+Every filter has `scope`: the sites a caller may see (None: all). It is a condition of
+the query itself, so no listing, page or export can hold a row outside it.
+
 A page ends where the next one starts: the position of its last row, `(at, id)` for
 events and `(created_at, alert_id)` for alerts (both immutable), and the next page takes
 the rows strictly after it in the same order. Rows written meanwhile never shift a page.
@@ -26,6 +29,7 @@ __all__ = [
     "EventRecord",
     "Position",
     "database_answers",
+    "get_event",
     "list_alerts",
     "list_events",
 ]
@@ -43,8 +47,10 @@ class Position:
 class EventFilter:
     """Which events to list; `since` is inclusive, `until` exclusive."""
 
+    scope: list[str] | None = None
     site: str | None = None
     device: str | None = None
+    kind: str | None = None
     type: str | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -72,6 +78,7 @@ class EventRecord:
 class AlertFilter:
     """Which alerts to list."""
 
+    scope: list[str] | None = None
     site: str | None = None
     state: str | None = None
 
@@ -119,8 +126,13 @@ async def list_events(
     conn: AsyncConnection[Any], where: EventFilter, after: Position | None, limit: int
 ) -> list[EventRecord]:
     """Up to `limit` events matching `where`, newest first, after `after` if given."""
-    conditions: list[sql.Composable] = []
-    for column, value in (("site", where.site), ("device", where.device), ("type", where.type)):
+    conditions = _in_scope(where.scope)
+    for column, value in (
+        ("site", where.site),
+        ("device", where.device),
+        ("kind", where.kind),
+        ("type", where.type),
+    ):
         if value is not None:
             conditions.append(sql.SQL("{} = {}").format(sql.Identifier(column), value))
     if where.since is not None:
@@ -143,7 +155,7 @@ async def list_alerts(
     conn: AsyncConnection[Any], where: AlertFilter, after: Position | None, limit: int
 ) -> list[AlertRecord]:
     """Up to `limit` alerts matching `where`, newest first, after `after` if given."""
-    conditions: list[sql.Composable] = []
+    conditions = _in_scope(where.scope)
     for column, value in (("site", where.site), ("state", where.state)):
         if value is not None:
             conditions.append(sql.SQL("{} = {}").format(sql.Identifier(column), value))
@@ -155,6 +167,26 @@ async def list_alerts(
     async with conn.cursor(row_factory=class_row(AlertRecord)) as cur:
         await cur.execute(query)
         return await cur.fetchall()
+
+
+async def get_event(
+    conn: AsyncConnection[Any], event_id: uuid.UUID, scope: list[str] | None
+) -> EventRecord | None:
+    """The event `event_id` if it exists within `scope` (None: all sites)."""
+    conditions = [sql.SQL("id = {}").format(event_id), *_in_scope(scope)]
+    query = sql.SQL("SELECT {cols} FROM events {where} LIMIT 1").format(
+        cols=_EVENT_COLUMNS, where=_where(conditions)
+    )
+    async with conn.cursor(row_factory=class_row(EventRecord)) as cur:
+        await cur.execute(query)
+        return await cur.fetchone()
+
+
+def _in_scope(scope: list[str] | None) -> list[sql.Composable]:
+    """The condition that keeps rows to the sites of `scope` (none when it is all)."""
+    if scope is None:
+        return []
+    return [sql.SQL("site = ANY({}::text[])").format(scope)]
 
 
 def _where(conditions: list[sql.Composable]) -> sql.Composable:

@@ -1,9 +1,10 @@
 """Writing one batch of inbound messages, inside the caller's transaction.
 
-Every statement takes the whole batch as arrays (`unnest`), so a batch costs a handful
-of round trips whatever its size. Events are inserted with `ON CONFLICT (id, at) DO
-NOTHING`; only the events new to the database update devices and reach the rules, so a
-resent event changes nothing. Rows are sorted by key before upserts so that two hubs
+Events are copied (COPY) into a temporary staging table, then moved into `events` with
+`ON CONFLICT (id, at) DO NOTHING`; only the events new to the database update devices
+and reach the rules, so a resent event changes nothing. Every other statement takes the
+whole batch as arrays (`unnest`), so a batch costs a handful of round trips whatever its
+size. Rows are sorted by key before upserts so that two hubs
 writing the same devices lock them in the same order.
 """
 
@@ -29,12 +30,26 @@ ONLINE_AFTER: Final = MappingProxyType(
 )
 """Whether a device answers after an event of this type; any other event says it does."""
 
-_INSERT_EVENTS: Final = """
+# One staging table per connection, created on its first batch. ON COMMIT DELETE ROWS
+# empties it at the end of every transaction, committed or not, and the move below
+# empties it within one (the one-message-at-a-time retry writes several batches per
+# transaction). Rolled back with a savepoint, it is simply created again.
+_CREATE_STAGING: Final = """
+CREATE TEMP TABLE IF NOT EXISTS events_staging (
+    id uuid, at timestamptz, site text, device text, kind text, type text, lane smallint,
+    epoch uuid, seq bigint, source jsonb, data jsonb
+) ON COMMIT DELETE ROWS
+"""
+
+_COPY_STAGING: Final = """
+COPY events_staging (id, at, site, device, kind, type, lane, epoch, seq, source, data)
+FROM STDIN
+"""
+
+_MOVE_STAGED: Final = """
+WITH staged AS (DELETE FROM events_staging RETURNING *)
 INSERT INTO events (id, at, site, device, kind, type, lane, epoch, seq, source, data)
-SELECT * FROM unnest(
-    %s::uuid[], %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[],
-    %s::smallint[], %s::uuid[], %s::bigint[], %s::jsonb[], %s::jsonb[]
-)
+SELECT id, at, site, device, kind, type, lane, epoch, seq, source, data FROM staged
 ON CONFLICT (id, at) DO NOTHING
 RETURNING id
 """
@@ -155,7 +170,11 @@ async def _insert_events(cur: AsyncCursor[Any], events: Sequence[Event]) -> list
         )
         for e in events
     ]
-    await cur.execute(_INSERT_EVENTS, _columns(rows, 11))
+    await cur.execute(_CREATE_STAGING)
+    async with cur.copy(_COPY_STAGING) as copy:
+        for row in rows:
+            await copy.write_row(row)
+    await cur.execute(_MOVE_STAGED)
     inserted = {row[0] for row in await cur.fetchall()}
     new: list[Event] = []
     for event in events:

@@ -140,11 +140,39 @@ class _Watcher:
                     self.alert_seen.set()
 
 
-async def _stored_panic(api: str) -> int:
+async def _hub_command(python: str, hub_yaml: Path, *arguments: str) -> str:
+    """Run `python -m hub ARGUMENTS --config HUB_YAML`; its standard output."""
+    process = await asyncio.create_subprocess_exec(
+        python,
+        "-m",
+        "hub",
+        *arguments,
+        "--config",
+        str(hub_yaml),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        command = " ".join(arguments)
+        raise DemoServiceError(f"`hub {command}` failed: {err.decode(errors='replace')}")
+    return out.decode().strip()
+
+
+async def _viewer_token(python: str, hub_yaml: Path) -> str:
+    """A viewer token for the demo's site, issued as an operator would issue one."""
+    await _hub_command(python, hub_yaml, "migrate")
+    return await _hub_command(
+        python, hub_yaml, "token", "create", "--role", "viewer", "--site", SITE
+    )
+
+
+async def _stored_panic(api: str, api_token: str) -> int:
     """How many panic events the hub's API lists for the demo's button."""
     query = {"site": SITE, "device": PANIC, "type": "alarm.panic"}
+    bearer = {"Authorization": f"Bearer {api_token}"}
     async with (
-        aiohttp.ClientSession() as session,
+        aiohttp.ClientSession(headers=bearer) as session,
         session.get(f"{api}/api/v1/events", params=query) as response,
     ):
         body = await response.json()
@@ -152,7 +180,11 @@ async def _stored_panic(api: str) -> int:
 
 
 async def _scenario(
-    agent_url: str, api: str, tokens: dict[str, str], options: DemoOptions, watcher: _Watcher
+    agent_url: str,
+    api: tuple[str, str],
+    tokens: dict[str, str],
+    options: DemoOptions,
+    watcher: _Watcher,
 ) -> None:
     async with (
         HttpDevice(agent_url, LOCK, tokens[LOCK]) as lock,
@@ -172,7 +204,7 @@ async def _scenario(
             raise DemoServiceError(f"the agent refused the panic press: {answer.body}")
         await asyncio.wait_for(watcher.alert_seen.wait(), timeout=10)
         latency_ms = (time.monotonic() - pressed) * 1000
-        stored = await _stored_panic(api)
+        stored = await _stored_panic(*api)
         _say(
             "demo",
             f"panic press → alert on the alerts topic in {latency_ms:.0f} ms; "
@@ -212,6 +244,7 @@ async def run_demo(options: DemoOptions) -> None:
         hub_yaml = _hub_config(directory, broker, database_url, api_port)
         agent_yaml = _agent_config(directory, broker, http_port, tokens)
         python = sys.executable
+        api_token = await _viewer_token(python, hub_yaml)
         with (
             _child(
                 "hub",
@@ -228,11 +261,15 @@ async def run_demo(options: DemoOptions) -> None:
         ):
             api = f"http://127.0.0.1:{api_port}"
             _say("demo", f"hub API: {api}/api/v1/events  {api}/api/v1/alerts  {api}/docs")
+            _say("demo", f"API token (viewer, {SITE}): {api_token}")
+            _say("demo", f"  curl -H 'Authorization: Bearer {api_token}' {api}/api/v1/events")
             _say("demo", f"logs: {directory}/hub.log, {directory}/agent.log")
             watcher = _Watcher()
             async with _mqtt(broker) as client, asyncio.TaskGroup() as tasks:
                 watching = tasks.create_task(watcher.watch(client), name="watch")
-                await _scenario(f"http://127.0.0.1:{http_port}", api, tokens, options, watcher)
+                await _scenario(
+                    f"http://127.0.0.1:{http_port}", (api, api_token), tokens, options, watcher
+                )
                 if options.stay:
                     _say("demo", "the system keeps running; press Ctrl-C to stop it")
                     await asyncio.Event().wait()

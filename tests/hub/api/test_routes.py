@@ -1,78 +1,17 @@
 """The HTTP API over a real database: health, events with keyset pagination, alerts, 422s."""
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import httpx
-import psycopg
 import pytest
 
-from hub.api import create_app
-from hub.config import DatabaseConfig
 from hub.runtime import migrate_database
-from hub.storage import write_inbound
-from tests.hub.support import dump, event, rows
-from wire import Event, decode_event, format_time
+from tests.hub.api.support import BASE, SITES, all_pages, api, events, store, token
+from tests.hub.support import rows
+from wire import format_time
 
 pytestmark = pytest.mark.integration
-
-BASE = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
-SITES = ("room-01", "room-02")
-TYPES = ("door.opened", "door.closed", "test.periodic")
-
-
-@asynccontextmanager
-async def api(url: str, **database: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The API app over `url`, its lifespan run, behind an in-process HTTP client."""
-    app = create_app(DatabaseConfig.model_validate({"url": url, **database}))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as http,
-    ):
-        yield http
-
-
-def _events(count: int) -> list[Event]:
-    """`count` events over two sites, three devices and three types; every third pair
-    shares its `at`, so ties are broken by id."""
-    made = []
-    for n in range(count):
-        at = format_time(BASE + timedelta(seconds=n // 3 * 3))
-        payload = event(
-            seq=n + 1,
-            site=SITES[n % 2],
-            device=f"door-{n % 3}",
-            kind="door_lock",
-            type=TYPES[n % 3],
-            at=at,
-        )
-        made.append(decode_event(dump(payload)))
-    return made
-
-
-async def _store(url: str, events: list[Event]) -> None:
-    await migrate_database(url, wait=False)
-    async with await psycopg.AsyncConnection.connect(url) as conn, conn.cursor() as cur:
-        await write_inbound(cur, events)
-
-
-async def _all_pages(http: httpx.AsyncClient, path: str, key: str, **params: Any) -> list[Any]:
-    """Every item of a listing, following `next_cursor` page by page."""
-    items: list[Any] = []
-    cursor = None
-    while True:
-        query = {**params, **({"cursor": cursor} if cursor else {})}
-        response = await http.get(path, params=query)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert len(body[key]) <= params["limit"]
-        items += body[key]
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return items
 
 
 async def test_health_reports_the_database_alone(database: str) -> None:
@@ -92,7 +31,8 @@ async def test_health_reports_the_database_alone(database: str) -> None:
 async def test_health_is_503_when_the_database_is_unreachable() -> None:
     """An unreachable database makes /health answer 503 with the reason, and listings 503."""
     url = "postgresql://nobody@127.0.0.1:1/none"
-    async with api(url, connect_timeout_s=0.3) as http:
+    well_formed = "sw_0123456789ab_" + "x" * 43
+    async with api(url, well_formed, connect_timeout_s=0.3) as http:
         health = await http.get("/health")
         listing = await http.get("/api/v1/events")
     assert health.status_code == 503
@@ -102,18 +42,17 @@ async def test_health_is_503_when_the_database_is_unreachable() -> None:
 
 async def test_events_pages_cover_the_filtered_set_exactly(database: str) -> None:
     """Paging by 7 through 100 events gives each once, newest first, as the filters select."""
-    events = _events(100)
-    await _store(database, events)
+    await store(database, events(100))
     expected = await rows(database, "SELECT id::text FROM events ORDER BY at DESC, id DESC")
-    async with api(database) as http:
-        everything = await _all_pages(http, "/api/v1/events", "events", limit=7)
+    async with api(database, await token(database)) as http:
+        everything = await all_pages(http, "/api/v1/events", "events", limit=7)
         assert [e["id"] for e in everything] == [r[0] for r in expected]
 
-        site_two = await _all_pages(http, "/api/v1/events", "events", limit=5, site="room-02")
+        site_two = await all_pages(http, "/api/v1/events", "events", limit=5, site="room-02")
         assert {e["site"] for e in site_two} == {"room-02"}
         assert len(site_two) == 50
 
-        one = await _all_pages(
+        one = await all_pages(
             http,
             "/api/v1/events",
             "events",
@@ -131,7 +70,7 @@ async def test_events_pages_cover_the_filtered_set_exactly(database: str) -> Non
             format_time(BASE + timedelta(seconds=30)),
             format_time(BASE + timedelta(seconds=60)),
         )
-        window = await _all_pages(
+        window = await all_pages(
             http, "/api/v1/events", "events", limit=6, **{"from": since, "to": until}
         )
         assert len(window) == 30
@@ -175,10 +114,10 @@ async def test_alerts_are_listed_newest_first_by_state_and_site(database: str) -
                 BASE + timedelta(minutes=n),
             ],
         )
-    async with api(database) as http:
-        listed = await _all_pages(http, "/api/v1/alerts", "alerts", limit=2)
+    async with api(database, await token(database)) as http:
+        listed = await all_pages(http, "/api/v1/alerts", "alerts", limit=2)
         assert [a["device"] for a in listed] == [f"panic-{n}" for n in reversed(range(9))]
-        open_in_two = await _all_pages(
+        open_in_two = await all_pages(
             http, "/api/v1/alerts", "alerts", limit=10, state="open", site="room-02"
         )
         assert [a["device"] for a in open_in_two] == ["panic-7", "panic-5", "panic-1"]
@@ -198,7 +137,18 @@ async def test_alerts_are_listed_newest_first_by_state_and_site(database: str) -
         ("/api/v1/events", {"from": "2025-03-02T00:00:00Z", "to": "2025-03-01T00:00:00Z"}, "from"),
         ("/api/v1/events", {"cursor": "not-a-cursor"}, "cursor"),
         ("/api/v1/alerts", {"state": "lost"}, "state"),
+        ("/api/v1/events", {"kind": "toaster"}, "kind"),
+        ("/api/v1/events", {"from": "2024-01-01T00:00:00Z", "to": "2025-03-01T00:00:00Z"}, "to"),
+        ("/api/v1/events/not-a-uuid", {}, "event_id"),
         ("/api/v1/alerts", {"cursor": "bm9wZQ"}, "cursor"),
+        ("/api/v1/sites/Room 7", {}, "site"),
+        ("/api/v1/devices", {"state": "asleep"}, "state"),
+        ("/api/v1/devices", {"kind": "toaster"}, "kind"),
+        ("/api/v1/devices", {"stale_since": "noon"}, "stale_since"),
+        ("/api/v1/devices", {"cursor": "bm9wZQ"}, "cursor"),
+        ("/api/v1/devices", {"limit": 1001}, "limit"),
+        ("/api/v1/sites/room-01/devices/-x", {}, "device"),
+        ("/api/v1/sites/room-01/devices/door-1", {"recent": 101}, "recent"),
     ],
 )
 async def test_bad_parameters_are_422_naming_the_parameter(
@@ -206,16 +156,65 @@ async def test_bad_parameters_are_422_naming_the_parameter(
 ) -> None:
     """Each bad query parameter gets a 422 whose detail names it."""
     await migrate_database(database, wait=False)
-    async with api(database) as http:
+    async with api(database, await token(database)) as http:
         response = await http.get(path, params=params)
     assert response.status_code == 422
     detail = response.json()["detail"]
-    assert any(item["loc"] == ["query", parameter] for item in detail), detail
+    assert any(item["loc"][-1] == parameter for item in detail), detail
+    assert all(item["loc"][0] in {"query", "path"} for item in detail), detail
 
 
 async def test_openapi_publishes_the_endpoints(database: str) -> None:
-    """The OpenAPI document lists health, events and alerts with their response models."""
+    """The OpenAPI document lists every endpoint, its response models and bearer auth."""
     async with api(database) as http:
         document = (await http.get("/openapi.json")).json()
-    assert {"/health", "/api/v1/events", "/api/v1/alerts"} <= set(document["paths"])
-    assert {"EventPage", "AlertPage", "HealthOut"} <= set(document["components"]["schemas"])
+    assert {
+        "/health",
+        "/api/v1/events",
+        "/api/v1/events/{event_id}",
+        "/api/v1/alerts",
+        "/api/v1/sites",
+        "/api/v1/sites/{site}",
+        "/api/v1/sites/{site}/devices",
+        "/api/v1/sites/{site}/devices/{device}",
+        "/api/v1/devices",
+        "/api/v1/tokens",
+    } <= set(document["paths"])
+    schemas = set(document["components"]["schemas"])
+    assert {"EventPage", "AlertPage", "HealthOut", "SiteDetail", "DeviceDetail"} <= schemas
+    assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+async def test_event_by_id_and_kind_filter(database: str) -> None:
+    """/events/{id} returns the listed event; 404 for an unknown id; `kind` filters."""
+    await store(database, events(6))
+    async with api(database, await token(database)) as http:
+        listed = (await http.get("/api/v1/events", params={"kind": "door_lock"})).json()
+        assert len(listed["events"]) == 6
+        first = listed["events"][0]
+        assert (await http.get(f"/api/v1/events/{first['id']}")).json() == first
+        missing = await http.get(f"/api/v1/events/{uuid.uuid4()}")
+        assert missing.status_code == 404
+        none = await http.get("/api/v1/events", params={"kind": "camera"})
+        assert none.json() == {"events": [], "next_cursor": None}
+
+
+async def test_events_as_csv_page_by_page(database: str) -> None:
+    """`Accept: text/csv` gives a header row and one row per event, the next page's
+    cursor in `X-Next-Cursor`; the pages cover the same events as the JSON listing."""
+    await store(database, events(10))
+    csv_accept = {"Accept": "text/csv"}
+    async with api(database, await token(database)) as http:
+        listed = await all_pages(http, "/api/v1/events", "events", limit=100)
+        first = await http.get("/api/v1/events", params={"limit": 6}, headers=csv_accept)
+        assert first.status_code == 200
+        assert first.headers["content-type"].startswith("text/csv")
+        cursor = first.headers["x-next-cursor"]
+        second = await http.get(
+            "/api/v1/events", params={"limit": 6, "cursor": cursor}, headers=csv_accept
+        )
+        assert "x-next-cursor" not in second.headers
+    lines = first.text.splitlines() + second.text.splitlines()[1:]
+    assert lines[0].startswith("id,at,received_at,site,device,kind,type,lane,epoch,seq")
+    assert [line.split(",")[0] for line in lines[1:]] == [e["id"] for e in listed]
+    assert '""driver"":""sia""' in lines[1]

@@ -1,0 +1,33 @@
+"""What the routers share: the pool, 422s shaped like FastAPI's, common query parameters."""
+
+from typing import Annotated, Any, Final, cast
+
+import psycopg
+from fastapi import HTTPException, Query, Request, status
+from psycopg_pool import AsyncConnectionPool
+
+__all__ = ["ID_REGEX", "Cursor", "Limit", "not_found", "pool", "unprocessable"]
+
+# Pydantic's regex engine has no `\Z`; its `$` means the very end already.
+ID_REGEX: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
+Cursor = Annotated[
+    str | None, Query(max_length=300, description="`next_cursor` of the previous page")
+]
+
+
+def pool(request: Request) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+    """The API's connection pool, opened by the lifespan."""
+    return cast("AsyncConnectionPool[psycopg.AsyncConnection[Any]]", request.app.state.pool)
+
+
+def unprocessable(*, parameter: str, message: str, where: str = "query") -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, naming `parameter`."""
+    detail = [{"loc": [where, parameter], "msg": message, "type": "value_error"}]
+    return HTTPException(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
+
+
+def not_found(*, what: str) -> HTTPException:
+    """A 404; a resource outside the caller's scope gets exactly the same one."""
+    return HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=f"no such {what}")
