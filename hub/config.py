@@ -158,13 +158,15 @@ class MqttConfig(_Section):
 
 
 class ApiConfig(_Section):
-    """The HTTP API. It has no authentication yet: keep it on loopback."""
+    """The HTTP API. Every `/api/v1` route needs a bearer token (`hub token create`);
+    `/health` and `/metrics` are open. It listens on loopback unless told otherwise."""
 
     host: str = Field(
         default="127.0.0.1",
         min_length=1,
         max_length=253,
-        description="Address to listen on; loopback until the API has authentication.",
+        description="Address to listen on; loopback by default (put TLS in front before "
+        "opening it: tokens travel as bearer headers, and /health and /metrics are open).",
     )
     port: int = Field(default=8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
     from hub.config import IngestConfig
     from hub.health import Health
+    from hub.metrics import HubMetrics
     from hub.mqtt import MqttLink, Received
     from wire import TopicSpace
 
@@ -97,6 +99,7 @@ class _Committed:
     items: list[_Item]
     new_events: list[Event]
     transitions: int
+    seconds: float = 0.0
 
 
 class Ingest(BackgroundLoop):
@@ -114,11 +117,13 @@ class Ingest(BackgroundLoop):
         space: TopicSpace,
         config: IngestConfig,
         health: Health,
+        metrics: HubMetrics,
         on_transitions: Callable[[], None],
         tasks: asyncio.TaskGroup,
         connect_timeout_s: float = 5.0,
     ) -> None:
         self._link = link
+        self._metrics = metrics
         self._pool = pool
         self._space = space
         self._config = config
@@ -178,14 +183,17 @@ class Ingest(BackgroundLoop):
         return _Committed(final, new_events, transitions)
 
     async def _transaction(self, items: list[_Item], *, isolate: bool) -> _Committed:
+        started = time.perf_counter()
         async with (
             self._pool.connection(timeout=self._connect_timeout_s) as conn,
             conn.transaction(),
         ):
             if isolate:
-                return await self._write_isolated(conn, items)
-            new, transitions = await self._write(conn, [i.inbound for i in items])
-            return _Committed(items, new, transitions)
+                committed = await self._write_isolated(conn, items)
+            else:
+                new, transitions = await self._write(conn, [i.inbound for i in items])
+                committed = _Committed(items, new, transitions)
+        return replace(committed, seconds=time.perf_counter() - started)
 
     async def _commit(self, items: list[_Item]) -> _Committed:
         """Store the batch, retrying (unacked) until the database takes it."""
@@ -204,6 +212,7 @@ class Ingest(BackgroundLoop):
                     return await self._transaction(items, isolate=True)
             except psycopg.Error as exc:
                 self.stats.retries += 1
+                self._metrics.retried()
                 detail = f"database unavailable, batch of {len(items)} waiting: {exc}"
                 self._health.ingest.trouble(detail)
                 self._health.rules.trouble(detail)
@@ -240,13 +249,21 @@ class Ingest(BackgroundLoop):
         stats.messages += len(committed.items)
         stats.batches += 1
         events = sum(isinstance(i.inbound, Event) for i in committed.items)
+        duplicates = events - len(committed.new_events)
         stats.events_new += len(committed.new_events)
-        stats.events_duplicate += events - len(committed.new_events)
+        stats.events_duplicate += duplicates
         stats.transitions += committed.transitions
+        self._metrics.committed(
+            seconds=committed.seconds,
+            messages=len(committed.items),
+            new_events=committed.new_events,
+            duplicates=duplicates,
+        )
         for item in committed.items:
             if isinstance(item.inbound, DeadLetter):
                 stats.dead_letters += 1
                 letter = item.inbound
+                self._metrics.dead_letter(letter.error)
                 logger.warning(
                     "dead letter on %s (site %s): %s", letter.topic, letter.site, letter.reason
                 )

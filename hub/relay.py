@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
     from hub.health import Liveness
+    from hub.metrics import HubMetrics
     from hub.mqtt import MqttLink
     from wire import TopicSpace
 
@@ -50,10 +51,12 @@ class Relay(BackgroundLoop):
         link: MqttLink,
         space: TopicSpace,
         liveness: Liveness,
+        metrics: HubMetrics,
         tasks: asyncio.TaskGroup,
         poll_s: float = POLL_S,
     ) -> None:
         self._pool = pool
+        self._metrics = metrics
         self._link = link
         self._space = space
         self._liveness = liveness
@@ -83,6 +86,7 @@ class Relay(BackgroundLoop):
             # Stamp what the broker took, even if the rest failed: fewer repeats.
             await mark_delivered(conn, published)
         self.delivered += len(published)
+        self._metrics.delivered(len(published))
         if failure is not None:
             raise failure
         return len(published)

@@ -30,6 +30,7 @@ from hub.backoff import Backoff
 from hub.errors import HubError, ListenError
 from hub.health import Health
 from hub.ingest import Ingest, IngestStats
+from hub.metrics import HubMetrics
 from hub.mqtt import LinkSettings, MqttLink
 from hub.relay import Relay
 from hub.status import WILL_REASON, StatusPublisher, StatusReport
@@ -113,6 +114,7 @@ class Hub:
         self.client_id = client_id_for(config, self.hub_id)
         self.space = TopicSpace(config.mqtt.topic_prefix)
         self.health = Health()
+        self.metrics = HubMetrics(self)
         self._stack: AsyncExitStack | None = None
         self._link: MqttLink | None = None
         self._ingest: Ingest | None = None
@@ -165,7 +167,7 @@ class Hub:
     async def _start_api(
         self, stack: AsyncExitStack, tasks: asyncio.TaskGroup, sock: socket.socket
     ) -> None:
-        app = create_app(self._config.database, probe=self)
+        app = create_app(self._config.database, probe=self, metrics=self.metrics.registry)
         server = _ApiServer(
             uvicorn.Config(app, log_config=None, lifespan="on", timeout_graceful_shutdown=3)
         )
@@ -258,6 +260,7 @@ class Hub:
                 link=self._link,
                 space=self.space,
                 liveness=self.health.relay,
+                metrics=self.metrics,
                 tasks=tasks,
             )
         )
@@ -268,6 +271,7 @@ class Hub:
                 space=self.space,
                 config=config.ingest,
                 health=self.health,
+                metrics=self.metrics,
                 on_transitions=relay.wake,
                 tasks=tasks,
                 connect_timeout_s=config.database.connect_timeout_s,

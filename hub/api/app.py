@@ -12,10 +12,13 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
-from hub.api import routes, sites, tokens
+from hub.api import metrics as metrics_route
+from hub.api import routes, sites, stats, tokens
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+    from prometheus_client import CollectorRegistry
 
     from hub.api.probe import HubProbe
     from hub.config import DatabaseConfig
@@ -35,10 +38,17 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
-def create_app(database: DatabaseConfig, *, probe: HubProbe | None = None) -> FastAPI:
-    """The API over the database `database` names, reporting on `probe`'s hub if given.
+def create_app(
+    database: DatabaseConfig,
+    *,
+    probe: HubProbe | None = None,
+    metrics: CollectorRegistry | None = None,
+) -> FastAPI:
+    """The API over the database `database` names, reporting on `probe`'s hub if given,
+    and serving `metrics` at `/metrics` if given.
 
-    Every route but `/health` needs a bearer token from `api_tokens` (`hub.api.auth`).
+    Every route but `/health` and `/metrics` needs a bearer token from `api_tokens`
+    (`hub.api.auth`).
     """
 
     @asynccontextmanager
@@ -70,7 +80,10 @@ def create_app(database: DatabaseConfig, *, probe: HubProbe | None = None) -> Fa
         summary="Events, alerts and health of a Shouwang hub.",
         lifespan=lifespan,
     )
-    for module in (routes, sites, tokens):
+    for module in (routes, sites, stats, tokens):
         app.include_router(module.router)
+    if metrics is not None:
+        app.state.metrics = metrics
+        app.include_router(metrics_route.router)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     return app

@@ -13,6 +13,8 @@ __all__ = [
     "DeviceDetail",
     "DeviceOut",
     "DevicePage",
+    "EventCountOut",
+    "EventCounts",
     "EventOut",
     "EventPage",
     "HealthOut",
@@ -188,3 +190,22 @@ class TokenList(_Out):
     """Every token issued, oldest first."""
 
     tokens: list[TokenOut]
+
+
+class EventCountOut(_Out):
+    """How many events of one site, kind and type happened in one bucket."""
+
+    bucket_start: Time = Field(description="the bucket's start, aligned to UTC")
+    site: str
+    kind: str
+    type: str
+    count: int = Field(ge=1)
+
+
+class EventCounts(_Out):
+    """Non-zero counts by bucket, then site, kind and type."""
+
+    bucket: Literal["1m", "1h", "1d"] = Field(description="bucket width")
+    start: Time = Field(description="`from`, or its default")
+    end: Time = Field(description="`to`, or its default")
+    counts: list[EventCountOut]

@@ -23,6 +23,7 @@ ENDPOINTS = (
     "/api/v1/sites/room-01/devices/door-0",
     "/api/v1/devices",
     "/api/v1/tokens",
+    "/api/v1/stats/events",
 )
 
 

@@ -179,6 +179,7 @@ async def test_openapi_publishes_the_endpoints(database: str) -> None:
         "/api/v1/sites/{site}/devices/{device}",
         "/api/v1/devices",
         "/api/v1/tokens",
+        "/api/v1/stats/events",
     } <= set(document["paths"])
     schemas = set(document["components"]["schemas"])
     assert {"EventPage", "AlertPage", "HealthOut", "SiteDetail", "DeviceDetail"} <= schemas
