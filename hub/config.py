@@ -159,7 +159,8 @@ class MqttConfig(_Section):
 
 class ApiConfig(_Section):
     """The HTTP API. Every `/api/v1` route needs a bearer token (`hub token create`);
-    `/health` and `/metrics` are open. It listens on loopback unless told otherwise."""
+    `/health` and `/metrics` are open. It listens on loopback unless told otherwise;
+    `metrics_host` and `metrics_port` move `/metrics` to an address of its own."""
 
     host: str = Field(
         default="127.0.0.1",
@@ -169,6 +170,39 @@ class ApiConfig(_Section):
         "opening it: tokens travel as bearer headers, and /health and /metrics are open).",
     )
     port: int = Field(default=8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
+    metrics_host: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        description="Address to serve /metrics on, apart from the API (say, on a monitoring "
+        "network while the API stays on loopback); set with metrics_port. Unset: /metrics "
+        "is served by the API.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="TCP port of the /metrics listener (0 picks a free one); set with "
+        "metrics_host.",
+    )
+
+    @model_validator(mode="after")
+    def _metrics_address_whole(self) -> Self:
+        if (self.metrics_host is None) != (self.metrics_port is None):
+            given, missing = (
+                ("metrics_host", "metrics_port")
+                if self.metrics_port is None
+                else ("metrics_port", "metrics_host")
+            )
+            raise ValueError(f"{given} is set but {missing} is not: set both or neither")
+        if (
+            self.metrics_port is not None
+            and self.metrics_port != 0
+            and (self.metrics_host, self.metrics_port) == (self.host, self.port)
+        ):
+            message = "metrics_host/metrics_port is the API's own address: use another port"
+            raise ValueError(message)
+        return self
 
 
 class IngestConfig(_Section):

@@ -8,7 +8,7 @@
           │                    the message names the file, line, key and (unless secret) value
           ├── MigrationError   the database schema cannot be brought to this hub's version:
           │                    a changed migration, a database newer than this code
-          ├── ListenError      the API cannot listen on its configured address
+          ├── ListenError      the API (or its metrics listener) cannot listen on its address
           └── BrokerUnavailable  a publish failed because the broker link is down; the
                                caller retries later or leaves it to the agent's resend
 
@@ -33,7 +33,7 @@ class MigrationError(HubError):
 
 
 class ListenError(HubError):
-    """The API cannot listen on its configured host and port."""
+    """The API, or its metrics listener, cannot listen on its configured host and port."""
 
 
 class BrokerUnavailable(HubError):  # noqa: N818 - a verdict, as wire's errors are

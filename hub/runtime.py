@@ -2,11 +2,12 @@
 
 `Hub` (an async context manager) migrates the database, opens the ingest pool, then
 starts, as named tasks of one `asyncio.TaskGroup`: `mqtt` (the broker link), `status`,
-`relay`, `ingest`, `retention` (plain PostgreSQL only) and `api` (uvicorn). A task that
-fails stops the whole hub (the error comes out of `async with Hub(...)`); leaving the
-block stops the parts in reverse order, so the hub publishes `offline` (reason
-`shutdown`) before it disconnects. `run_hub` adds SIGINT/SIGTERM handling for the
-command line.
+`relay`, `ingest`, `retention` (plain PostgreSQL only), `api` (uvicorn) and, when
+`api.metrics_host`/`metrics_port` are set, `metrics` (a second uvicorn serving only
+`/metrics`, which the API then does not serve). A task that fails stops the whole hub
+(the error comes out of `async with Hub(...)`); leaving the block stops the parts in
+reverse order, so the hub publishes `offline` (reason `shutdown`) before it disconnects.
+`run_hub` adds SIGINT/SIGTERM handling for the command line.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import psycopg
 import uvicorn
 from psycopg_pool import AsyncConnectionPool
 
-from hub.api import create_app
+from hub.api import create_app, create_metrics_app
 from hub.backoff import Backoff
 from hub.errors import HubError, ListenError
 from hub.health import Health
@@ -40,6 +41,8 @@ from wire import HubComponents, Presence, TopicSpace
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from types import TracebackType
+
+    from starlette.types import ASGIApp
 
     from hub.config import HubConfig
 
@@ -86,14 +89,14 @@ class _ApiServer(uvicorn.Server):
         yield
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket for the API, so a taken port fails here, clearly."""
+def _listen(host: str, port: int, what: str = "the API") -> socket.socket:
+    """A listening socket for `what`, so a taken port fails here, clearly."""
     try:
         info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, kind, proto, _, address = info[0]
         sock = socket.socket(family, kind, proto)
     except OSError as exc:
-        raise ListenError(f"the API cannot listen on {host}:{port}: {exc}") from exc
+        raise ListenError(f"{what} cannot listen on {host}:{port}: {exc}") from exc
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
@@ -101,7 +104,7 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.setblocking(False)  # noqa: FBT003 - the socket module's own signature
     except OSError as exc:
         sock.close()
-        raise ListenError(f"the API cannot listen on {host}:{port}: {exc}") from exc
+        raise ListenError(f"{what} cannot listen on {host}:{port}: {exc}") from exc
     return sock
 
 
@@ -119,6 +122,8 @@ class Hub:
         self._link: MqttLink | None = None
         self._ingest: Ingest | None = None
         self.api_port = 0
+        self.metrics_port: int | None = None
+        """The port `/metrics` listens on apart from the API, if configured."""
 
     # HubProbe, for the API's /health.
     def mqtt_connected(self) -> bool:
@@ -165,9 +170,41 @@ class Hub:
         )
 
     async def _start_api(
-        self, stack: AsyncExitStack, tasks: asyncio.TaskGroup, sock: socket.socket
+        self,
+        stack: AsyncExitStack,
+        tasks: asyncio.TaskGroup,
+        sock: socket.socket,
+        metrics_sock: socket.socket | None,
     ) -> None:
-        app = create_app(self._config.database, probe=self, metrics=self.metrics.registry)
+        registry = self.metrics.registry
+        api = self._config.api
+        app = create_app(
+            self._config.database, probe=self, metrics=registry if metrics_sock is None else None
+        )
+        self._serve(stack, tasks, app, sock, name="api", what="the API")
+        logger.info("API listening on %s:%d", api.host, self.api_port)
+        if metrics_sock is not None:
+            self._serve(
+                stack,
+                tasks,
+                create_metrics_app(registry),
+                metrics_sock,
+                name="metrics",
+                what="the metrics listener",
+            )
+            logger.info("metrics listening on %s:%d", api.metrics_host, self.metrics_port)
+
+    @staticmethod
+    def _serve(
+        stack: AsyncExitStack,
+        tasks: asyncio.TaskGroup,
+        app: ASGIApp,
+        sock: socket.socket,
+        *,
+        name: str,
+        what: str,
+    ) -> None:
+        """Serve `app` on `sock` with uvicorn as the task `name`, stopped with the stack."""
         server = _ApiServer(
             uvicorn.Config(app, log_config=None, lifespan="on", timeout_graceful_shutdown=3)
         )
@@ -176,10 +213,10 @@ class Hub:
             try:
                 await server.serve(sockets=[sock])
             except SystemExit as exc:  # uvicorn exits the process when startup fails
-                message = "the API failed to start (see the log above)"
+                message = f"{what} failed to start (see the log above)"
                 raise HubError(message) from exc
 
-        task = tasks.create_task(serve(), name="api")
+        task = tasks.create_task(serve(), name=name)
 
         async def stop() -> None:
             server.should_exit = True
@@ -189,7 +226,6 @@ class Hub:
                 await asyncio.wait([task])
 
         stack.push_async_callback(stop)
-        logger.info("API listening on %s:%d", self._config.api.host, self.api_port)
 
     async def _start(self, stack: AsyncExitStack) -> None:
         config = self._config
@@ -197,6 +233,13 @@ class Hub:
         sock = _listen(config.api.host, config.api.port)
         stack.callback(sock.close)
         self.api_port = sock.getsockname()[1]
+        metrics_sock = None
+        if config.api.metrics_host is not None and config.api.metrics_port is not None:
+            metrics_sock = _listen(
+                config.api.metrics_host, config.api.metrics_port, "the metrics listener"
+            )
+            stack.callback(metrics_sock.close)
+            self.metrics_port = metrics_sock.getsockname()[1]
         url = config.database.url.get_secret_value()
         await migrate_database(url, wait=True)
         pool = await self._open_pool(stack, url)
@@ -208,7 +251,7 @@ class Hub:
             await stack.enter_async_context(
                 Retention(pool=pool, config=config.storage, tasks=tasks)
             )
-        await self._start_api(stack, tasks, sock)
+        await self._start_api(stack, tasks, sock, metrics_sock)
 
     async def _open_pool(
         self, stack: AsyncExitStack, url: str

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from hub.api.probe import HubProbe
     from hub.config import DatabaseConfig
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_metrics_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,4 +86,13 @@ def create_app(
         app.state.metrics = metrics
         app.include_router(metrics_route.router)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    return app
+
+
+def create_metrics_app(metrics: CollectorRegistry) -> FastAPI:
+    """An app serving only `metrics` at `/metrics` (no token, no OpenAPI): for a listen
+    address of its own, apart from the API's (`api.metrics_host` / `metrics_port`)."""
+    app = FastAPI(title="Shouwang hub metrics", openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.metrics = metrics
+    app.include_router(metrics_route.router)
     return app

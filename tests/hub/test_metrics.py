@@ -1,11 +1,15 @@
 """Prometheus metrics: what ingest records, bounded site labels, and `/metrics` on a hub."""
 
+import socket
+
 import httpx
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub import HubConfig
+from hub import Hub, HubConfig, ListenError
+from hub.config import DATABASE_URL_ENV, parse_config
+from hub.errors import ConfigError
 from hub.metrics import MAX_SITE_LABELS, OTHER_SITES, HubMetrics
 from tests.harness import MqttEndpoint
 from tests.hub.conftest import running_hub
@@ -142,3 +146,74 @@ async def test_metrics_of_a_running_hub_move_with_ingest(
     assert _value(after, "shouwang_hub_site_lag_seconds", site=SITE) >= 0
     assert ("shouwang_hub_site_lag_seconds", frozenset({("site", SITE)})) in after
     assert _value(after, "shouwang_hub_component_alive", component="ingest") == 1
+
+
+@pytest.mark.parametrize(
+    ("api", "message"),
+    [
+        ("metrics_host: 0.0.0.0", "metrics_host is set but metrics_port is not"),
+        ("metrics_port: 9100", "metrics_port is set but metrics_host is not"),
+        (
+            "port: 9100\n  metrics_host: 127.0.0.1\n  metrics_port: 9100",
+            "metrics_host/metrics_port is the API's own",
+        ),
+    ],
+)
+def test_metrics_address_needs_host_and_port(api: str, message: str) -> None:
+    """One of metrics_host/metrics_port without the other, or the API's own address, is
+    refused, naming the keys."""
+    with pytest.raises(ConfigError, match=rf"<config>:\d+: api: {message}"):
+        parse_config(f"api:\n  {api}\n", environ={DATABASE_URL_ENV: "postgresql://hub@db/x"})
+
+
+def test_metrics_address_is_optional() -> None:
+    """Neither key: /metrics stays on the API; both: its own address."""
+    environ = {DATABASE_URL_ENV: "postgresql://hub@db/x"}
+    assert parse_config("", environ=environ).api.metrics_port is None
+    config = parse_config("api:\n  metrics_host: 0.0.0.0\n  metrics_port: 0\n", environ=environ)
+    assert (config.api.metrics_host, config.api.metrics_port) == ("0.0.0.0", 0)
+
+
+def _with_metrics_port(config: HubConfig, port: int) -> HubConfig:
+    api = config.api.model_copy(update={"metrics_host": "127.0.0.1", "metrics_port": port})
+    return config.model_copy(update={"api": api})
+
+
+@pytest.mark.integration
+async def test_metrics_on_an_address_of_their_own(
+    hub_config: HubConfig, mqtt_endpoint: MqttEndpoint
+) -> None:
+    """With metrics_port set, /metrics answers there only; the API answers 404 for it."""
+    config = _with_metrics_port(hub_config, 0)
+    async with (
+        running_hub(config, mqtt_endpoint) as hub,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{hub.api_port}") as api,
+    ):
+        assert hub.metrics_port is not None
+        assert hub.metrics_port not in (0, hub.api_port)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{hub.metrics_port}") as scraper:
+            response = await scraper.get("/metrics")
+            assert response.status_code == 200, response.text
+            assert response.headers["content-type"].startswith("text/plain")
+            samples = _samples(response.text)
+            assert _value(samples, "shouwang_hub_mqtt_connected") == 1
+            # Nothing else lives on the metrics address.
+            assert (await scraper.get("/health")).status_code == 404
+            assert (await scraper.get("/openapi.json")).status_code == 404
+        assert (await api.get("/metrics")).status_code == 404
+        assert (await api.get("/health")).status_code == 200
+
+
+@pytest.mark.integration
+async def test_taken_metrics_port_stops_the_start_clearly(hub_config: HubConfig) -> None:
+    """A metrics port already in use is a ListenError naming it, before any task runs."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = _with_metrics_port(hub_config, port)
+        with pytest.raises(
+            ListenError, match=f"metrics listener cannot listen on 127.0.0.1:{port}"
+        ):
+            async with Hub(config):
+                pass
