@@ -5,25 +5,18 @@ the end-to-end design covers that: the agents keep everything unacked in their o
 and resend it, and the hub stores a resend once (`ON CONFLICT DO NOTHING`).
 """
 
-import threading
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.faults.processes import AgentProcess, HubProcess, wait_for_ids
+from tests.faults.processes import HubProcess, wait_for_ids
+from tests.faults.streams import HUB_BROKER_CONFIG, start_agents, stream_with_faults
 from tests.harness import PrivateMosquitto
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
-# The hub's session must hold what arrives while the broker restarts (docs/hub.md).
-HUB_BROKER_CONFIG = [
-    "max_queued_messages 200000",
-    "max_queued_bytes 0",
-    "persistent_client_expiration 7d",
-]
 AGENTS = 5
 EVENTS_PER_AGENT = 2_000
 KILLS = 5
@@ -35,18 +28,6 @@ PATTERN = [
     ("l1", "door.closed"),
 ]
 DEVICES = {"p1": "panic_alarm", "l1": "door_lock", "l2": "door_lock"}
-
-
-def _push_all(agent: AgentProcess, sent: list[str], failures: list[str]) -> None:
-    """Post EVENTS_PER_AGENT events to `agent`, recording the ids it answered 201 for."""
-    with agent.pusher() as pusher:
-        for n in range(EVENTS_PER_AGENT):
-            device, type_ = PATTERN[n % len(PATTERN)]
-            status = pusher.push(device, type_, {"n": n})
-            if status != 201:
-                failures.append(f"{agent.site} event {n}: HTTP {status}")
-            else:
-                sent.append(pusher.stored[-1])
 
 
 def _row_counts(database_url: str) -> tuple[int, int]:
@@ -68,45 +49,27 @@ def test_broker_killed_five_times_loses_and_duplicates_nothing(
                 tmp_path / "hub", database_url=database, endpoint=endpoint, prefix=topic_prefix
             )
         )
-        agents = [
-            stack.enter_context(
-                AgentProcess(
-                    tmp_path / f"agent-{i}",
-                    site=f"room-{i:02d}",
-                    devices=DEVICES,
-                    endpoint=endpoint,
-                    prefix=topic_prefix,
-                )
-            )
-            for i in range(AGENTS)
-        ]
-        sent: list[list[str]] = [[] for _ in agents]
-        failures: list[str] = []
-        threads = [
-            threading.Thread(target=_push_all, args=(agent, ids, failures), daemon=True)
-            for agent, ids in zip(agents, sent, strict=True)
-        ]
-        for thread in threads:
-            thread.start()
-        total = AGENTS * EVENTS_PER_AGENT
-        try:
-            # Kill at evenly spaced points of the stream's progress, not on a timer.
-            for k in range(1, KILLS + 1):
-                mark = total * k // (KILLS + 1)
-                deadline = time.monotonic() + 60
-                while sum(map(len, sent)) < mark and any(t.is_alive() for t in threads):
-                    assert time.monotonic() < deadline, f"stream stalled before kill {k}"
-                    time.sleep(0.02)
-                broker.kill()
-                broker.start()
-        finally:
-            for thread in threads:
-                thread.join(timeout=60)
-        assert not any(t.is_alive() for t in threads), "pushers did not finish"
-        assert failures == []
+        agents = start_agents(
+            stack,
+            tmp_path,
+            count=AGENTS,
+            devices=DEVICES,
+            endpoint=endpoint,
+            prefix=topic_prefix,
+        )
 
-        expected = {event_id for ids in sent for event_id in ids}
-        assert len(expected) == total
+        def fault() -> None:
+            broker.kill()
+            broker.start()
+
+        expected = stream_with_faults(
+            agents,
+            pattern=PATTERN,
+            events_per_agent=EVENTS_PER_AGENT,
+            faults=KILLS,
+            fault=fault,
+        )
+        total = AGENTS * EVENTS_PER_AGENT
         stored = wait_for_ids(database, expected, within_s=60)
         assert expected - set(stored) == set(), "events the agents took (201) were lost"
         assert _row_counts(database) == (total, total)
