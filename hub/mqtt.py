@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -40,6 +41,11 @@ logger = logging.getLogger(__name__)
 _QOS: Final = 1
 # aiomqtt warns above 10 concurrent publishes; the hub sends a batch's acks concurrently.
 _PENDING_CALLS_WARNING: Final = 10_000
+# Nagle's algorithm off. The hub writes a batch's PUBACKs and then an ack PUBLISH, all
+# small, while the broker has nothing to send it until those PUBACKs arrive: with Nagle,
+# each batch waited for the broker's delayed TCP ACK (up to 40 ms on Linux), which held
+# ingest to about half its rate (docs/delivery.md, "Backlog drain benchmark").
+_SOCKET_OPTIONS: Final = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +167,7 @@ class MqttLink(BackgroundLoop):
                 will=will,
                 keepalive=s.keepalive_s,
                 timeout=s.timeout_s,
+                socket_options=_SOCKET_OPTIONS,
             )
         else:
             client = aiomqtt.Client(
@@ -174,6 +181,7 @@ class MqttLink(BackgroundLoop):
                 will=will,
                 keepalive=s.keepalive_s,
                 timeout=s.timeout_s,
+                socket_options=_SOCKET_OPTIONS,
             )
         client._client.manual_ack_set(on=True)  # see the module docstring
         client.pending_calls_threshold = _PENDING_CALLS_WARNING

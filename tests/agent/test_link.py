@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -116,6 +117,22 @@ async def test_status_inventory_events_and_acks(
             await watcher.publish(space.ack, wire.encode(ack))
             await eventually(rig.drained, "the acked event deleted")
         await watcher.wait_for(status_is(space.status, Presence.OFFLINE, "shutdown"), "offline")
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_the_link_connects_with_nagle_off(
+    tmp_path: Path, space: Space, protocol: str
+) -> None:
+    """TCP_NODELAY: with a full window, a small PUBLISH must not wait for a delayed TCP ACK."""
+    section = mqtt_section(space.endpoint, space.prefix, protocol=protocol)
+    config = make_config(tmp_path, mqtt=section)
+    async with Outbox(config.outbox.path, site=config.site) as outbox:
+        link = Link(config, outbox, version="9.9.9", started_at=datetime.now(UTC))
+        client = link._client(b"offline")
+        async with client:
+            sock = client._client.socket()
+            assert isinstance(sock, socket.socket)
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -41,37 +41,40 @@ async def test_pushed_event_is_published_and_cleared_by_its_ack(
         tmp_path, mqtt=mqtt_section(space.endpoint, space.prefix, protocol=protocol)
     )
     topic = space.topics.events(SITE, Kind.DOOR_LOCK, DOOR)
-    async with Watcher(space.endpoint, space.everything) as watcher, Agent(config) as agent:
-        [online] = await watcher.wait_for(status_is(space.status, Presence.ONLINE), "online")
-        health = wire.decode_status(online.payload).drivers["http"]
-        assert health.state is DriverState.OK
-        assert agent.http is not None
-        url = f"http://127.0.0.1:{agent.http.port}/v1/devices/{DOOR}/events"
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(
-                url,
-                json={"type": "door.forced", "data": {"door": 1}},
-                headers={"Authorization": f"Bearer {DOOR_TOKEN}"},
-            ) as response,
-        ):
-            assert response.status == 201
-            answer = await response.json()
+    # The watcher outlives the agent: it must still be reading when the agent says offline.
+    async with Watcher(space.endpoint, space.everything) as watcher:
+        async with Agent(config) as agent:
+            [online] = await watcher.wait_for(status_is(space.status, Presence.ONLINE), "online")
+            health = wire.decode_status(online.payload).drivers["http"]
+            assert health.state is DriverState.OK
+            assert agent.http is not None
+            url = f"http://127.0.0.1:{agent.http.port}/v1/devices/{DOOR}/events"
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(
+                    url,
+                    json={"type": "door.forced", "data": {"door": 1}},
+                    headers={"Authorization": f"Bearer {DOOR_TOKEN}"},
+                ) as response,
+            ):
+                assert response.status == 201
+                answer = await response.json()
 
-        [seen] = await watcher.wait_for(on(topic), "the pushed event")
-        event = wire.decode_event(seen.payload, wire.EventTopic(SITE, Kind.DOOR_LOCK, DOOR))
-        assert (str(event.id), event.seq, event.at) == (answer["id"], answer["seq"], answer["at"])
-        assert (event.type, event.data, event.source["driver"]) == (
-            wire.EventType.DOOR_FORCED,
-            {"door": 1},
-            "http",
-        )
+            [seen] = await watcher.wait_for(on(topic), "the pushed event")
+            event = wire.decode_event(seen.payload, wire.EventTopic(SITE, Kind.DOOR_LOCK, DOOR))
+            expected = (answer["id"], answer["seq"], answer["at"])
+            assert (str(event.id), event.seq, event.at) == expected
+            assert (event.type, event.data, event.source["driver"]) == (
+                wire.EventType.DOOR_FORCED,
+                {"door": 1},
+                "http",
+            )
 
-        ack = wire.Ack(v=1, epoch=event.epoch, ranges=((event.seq, event.seq),))
-        await watcher.publish(space.ack, wire.encode(ack))
+            ack = wire.Ack(v=1, epoch=event.epoch, ranges=((event.seq, event.seq),))
+            await watcher.publish(space.ack, wire.encode(ack))
 
-        async def drained() -> bool:
-            return not await agent.outbox.pending()
+            async def drained() -> bool:
+                return not await agent.outbox.pending()
 
-        await eventually(drained, "the acked event deleted")
-    await watcher.wait_for(status_is(space.status, Presence.OFFLINE, "shutdown"), "offline")
+            await eventually(drained, "the acked event deleted")
+        await watcher.wait_for(status_is(space.status, Presence.OFFLINE, "shutdown"), "offline")
