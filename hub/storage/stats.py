@@ -88,6 +88,9 @@ def _filters(
     return sql.SQL(" AND ").join(clauses), params
 
 
+_WORK_MEM: Final = sql.SQL("SET LOCAL work_mem = '64MB'")
+
+
 async def event_counts(
     conn: AsyncConnection[Any],
     *,
@@ -123,5 +126,10 @@ async def event_counts(
             "SELECT date_bin(%s, at, %s) AS b, site, kind, type, count(*) "
             "FROM events WHERE {} GROUP BY b, site, kind, type ORDER BY b, site, kind, type"
         ).format(where)
-    cursor = await conn.execute(query, [width, _ORIGIN, low, high, *params])
-    return [EventCount(*row) for row in await cursor.fetchall()]
+    async with conn.transaction():
+        # A site's hourly counts over 30 days group ~400,000 rows at district scale: sort
+        # them in memory (PostgreSQL's default 4 MB spills them to disk, ~+100 ms).
+        await conn.execute(_WORK_MEM)
+        cursor = await conn.execute(query, [width, _ORIGIN, low, high, *params])
+        rows = await cursor.fetchall()
+    return [EventCount(*row) for row in rows]
