@@ -10,25 +10,29 @@ secrets (`SecretStr` fields) are never quoted back.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Final, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails, PydanticCustomError
 
 import wire
 from agent._lanes import DEFAULT_BOUNDS
+from agent._model import Id, Section, located
 from agent._yaml import YamlDocument, read_yaml
+from agent.drivers.modbus.config import ModbusConfig
+from agent.drivers.sia.config import SiaConfig
 from agent.errors import ConfigError, ConfigProblem
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 __all__ = [
     "MAX_CHECKIN_S",
@@ -51,21 +55,6 @@ GIB: Final = 1024 * MIB
 MAX_ROWS: Final = 100_000_000
 
 
-def located(message: str, *at: str | int) -> PydanticCustomError:
-    """A validation error whose key is `at` below the field that raised it.
-
-    `load_config` appends `at` to the error's location, so that a repeated device id is
-    reported on the line of the repeat, not on the line of `devices:`.
-    """
-    return PydanticCustomError("config", message, {"at": at})
-
-
-def _check_id(value: str) -> str:
-    if not wire.is_valid_id(value):
-        raise ValueError(f"{value!r} is not a valid id (lowercase [a-z0-9][a-z0-9_-]{{0,63}})")
-    return value
-
-
 def _check_topic_prefix(value: str) -> str:
     wire.TopicSpace(value)  # raises TopicError, a ValueError, saying what is wrong
     return value
@@ -76,16 +65,7 @@ def _protocol_from_yaml(value: object) -> object:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-Id = Annotated[str, AfterValidator(_check_id)]
-
-
-class _Section(BaseModel):
-    """Every config section: closed (unknown keys refused) and frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-class MqttConfig(_Section):
+class MqttConfig(Section):
     """How the agent reaches the broker that carries its events to the hub."""
 
     host: str = Field(min_length=1, max_length=253, description="Broker host name or address.")
@@ -147,7 +127,7 @@ class MqttConfig(_Section):
         return self
 
 
-class OutboxConfig(_Section):
+class OutboxConfig(Section):
     """Where events wait, durably, until the hub has committed them."""
 
     path: Path = Field(
@@ -204,7 +184,7 @@ class OutboxConfig(_Section):
         return self
 
 
-class DeliveryConfig(_Section):
+class DeliveryConfig(Section):
     """How the link paces publishing and resends what the hub has not acked."""
 
     max_inflight: int = Field(
@@ -249,7 +229,7 @@ class DeliveryConfig(_Section):
         return self
 
 
-class HttpPushConfig(_Section):
+class HttpPushConfig(Section):
     """The HTTP push driver's server (started when a device uses `driver: http`)."""
 
     host: str = Field(
@@ -266,12 +246,14 @@ class HttpPushConfig(_Section):
     )
 
 
-class DeviceConfig(_Section):
+class DeviceConfig(Section):
     """One device the agent watches; all of them make up the retained inventory."""
 
     id: Id = Field(description="Device id, unique within the site: [a-z0-9][a-z0-9_-]{0,63}.")
     kind: wire.Kind = Field(description="The v1 device kind, e.g. door_lock, panic_alarm.")
-    driver: Literal["http"] = Field(description="The driver that reads the device.")
+    driver: Literal["http", "sia", "modbus"] = Field(
+        description="The driver that reads the device (its section names it, except http)."
+    )
     token: SecretStr | None = Field(
         default=None,
         description=f"Bearer token the device presents ({MIN_TOKEN_LENGTH}-"
@@ -304,7 +286,7 @@ class DeviceConfig(_Section):
         return self
 
 
-class AgentConfig(_Section):
+class AgentConfig(Section):
     """The whole agent: its site, its link to the broker, its outbox, drivers and devices."""
 
     site: Id = Field(description="The monitoring room this agent serves (and its MQTT user).")
@@ -315,6 +297,12 @@ class AgentConfig(_Section):
     )
     http: HttpPushConfig = Field(
         default_factory=HttpPushConfig, description="The HTTP push driver."
+    )
+    sia: SiaConfig | None = Field(
+        default=None, description="The SIA DC-09 receiver (alarm panels), if any."
+    )
+    modbus: ModbusConfig | None = Field(
+        default=None, description="The Modbus TCP door controllers, if any."
     )
     status_interval_s: float = Field(
         default=30.0, ge=1.0, le=3600.0, description="How often the retained status is renewed."
@@ -342,6 +330,29 @@ class AgentConfig(_Section):
                     raise located(message, index, "token")
                 tokens[secret] = index
         return devices
+
+    @model_validator(mode="after")
+    def _drivers_name_their_devices(self) -> AgentConfig:
+        by_id = {device.id: device for device in self.devices}
+        sections = {"sia": self.sia, "modbus": self.modbus}
+        named: set[str] = set()
+        for key, section in sections.items():
+            if section is None:
+                continue
+            for path, device_id in section.device_refs():
+                device = by_id.get(device_id)
+                if device is None:
+                    message = f"device {device_id!r} is not listed under devices"
+                    raise located(message, key, *path)
+                if device.driver != section.DRIVER:
+                    message = f"device {device_id!r} has driver {device.driver!r}, not {key!r}"
+                    raise located(message, key, *path)
+                named.add(device_id)
+        for index, device in enumerate(self.devices):
+            if device.driver in sections and device.id not in named:
+                message = f"no entry of the {device.driver} section names device {device.id!r}"
+                raise located(message, "devices", index, "driver")
+        return self
 
 
 def load_config(path: str | Path) -> AgentConfig:

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Self
 from agent._version import VERSION
 from agent.drivers.http import DRIVER as HTTP_DRIVER
 from agent.drivers.http import HttpPushServer
+from agent.drivers.modbus import ModbusPoller
+from agent.drivers.sia import SiaReceiver
 from agent.errors import AgentError
 from agent.link import Link
 from agent.outbox import Bounds, Outbox
@@ -46,6 +48,8 @@ class Agent:
         self._stack: contextlib.AsyncExitStack | None = None
         self._outbox: Outbox | None = None
         self._http: HttpPushServer | None = None
+        self._sia: SiaReceiver | None = None
+        self._modbus: ModbusPoller | None = None
         self._link: Link | None = None
 
     async def __aenter__(self) -> Self:
@@ -63,6 +67,14 @@ class Agent:
             if any(device.driver == HTTP_DRIVER for device in config.devices):
                 self._http = await stack.enter_async_context(
                     HttpPushServer(config.http, config.devices, self._outbox)
+                )
+            if config.sia is not None:
+                self._sia = await stack.enter_async_context(
+                    SiaReceiver(config.sia, config.devices, self._outbox)
+                )
+            if config.modbus is not None:
+                self._modbus = await stack.enter_async_context(
+                    ModbusPoller(config.modbus, config.devices, self._outbox)
                 )
             self._link = await stack.enter_async_context(
                 Link(
@@ -104,6 +116,16 @@ class Agent:
         return self._http
 
     @property
+    def sia(self) -> SiaReceiver | None:
+        """The SIA DC-09 receiver, when the config has a `sia` section."""
+        return self._sia
+
+    @property
+    def modbus(self) -> ModbusPoller | None:
+        """The Modbus TCP poller, when the config has a `modbus` section."""
+        return self._modbus
+
+    @property
     def link(self) -> Link:
         """The agent's MQTT link."""
         if self._link is None:
@@ -111,7 +133,14 @@ class Agent:
         return self._link
 
     def _driver_health(self) -> Mapping[str, wire.DriverHealth]:
-        return {} if self._http is None else {HTTP_DRIVER: self._http.health()}
+        drivers: dict[str, wire.DriverHealth] = {}
+        if self._http is not None:
+            drivers[HTTP_DRIVER] = self._http.health()
+        if self._sia is not None:
+            drivers["sia"] = self._sia.health()
+        if self._modbus is not None:
+            drivers["modbus"] = self._modbus.health()
+        return drivers
 
 
 def _bounds(config: OutboxConfig) -> Bounds:

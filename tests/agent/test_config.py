@@ -215,7 +215,7 @@ ERRORS = [
     (
         "unknown driver",
         "    driver: http\n    token: panic",
-        "    driver: sia\n    token: panic",
+        "    driver: serial\n    token: panic",
         15,
         "devices[1].driver",
         "Input should be 'http'",

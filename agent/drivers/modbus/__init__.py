@@ -1,0 +1,1 @@
+"""The Modbus TCP poller: door controllers expose their doors' inputs as registers."""
