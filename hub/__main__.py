@@ -13,6 +13,7 @@ invalid configuration (the message names the file, line and key).
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from typing import Final
 
 import psycopg
 
+from hub.api import openapi_document
 from hub.config import HubConfig, load_config
 from hub.errors import ConfigError, HubError
 from hub.runtime import migrate_database, run_hub
@@ -57,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         _with_config(commands.add_parser(name, help=text, description=text))
     _add_token_commands(commands)
+    text = "print the API's OpenAPI document (JSON), as docs/openapi.json publishes it"
+    commands.add_parser("openapi", help=text, description=text)
     return parser
 
 
@@ -188,6 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
+        return 0
+    if args.command == "openapi":
+        _out(json.dumps(openapi_document(), indent=2, sort_keys=True))
         return 0
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

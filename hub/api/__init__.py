@@ -5,7 +5,7 @@ A route that needs the caller's sites takes `CallerScope` (a `Scope` value) and 
 `scope.site_list()` to the storage reads, which filter by it in SQL.
 """
 
-from hub.api.app import create_app, create_metrics_app
+from hub.api.app import create_app, create_metrics_app, openapi_document
 from hub.api.auth import Admin, CallerScope, Viewer, authenticated, require
 from hub.api.cursor import decode_cursor, encode_cursor
 from hub.api.probe import HubProbe
@@ -24,5 +24,6 @@ __all__ = [
     "create_metrics_app",
     "decode_cursor",
     "encode_cursor",
+    "openapi_document",
     "require",
 ]

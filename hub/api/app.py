@@ -14,6 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from hub.api import metrics as metrics_route
 from hub.api import routes, sites, stats, tokens
+from hub.api.auth import Viewer  # noqa: TC001 - FastAPI reads it at run time
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from hub.api.probe import HubProbe
     from hub.config import DatabaseConfig
 
-__all__ = ["create_app", "create_metrics_app"]
+__all__ = ["create_app", "create_metrics_app", "openapi_document"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ def create_app(
     and serving `metrics` at `/metrics` if given.
 
     Every route but `/health` and `/metrics` needs a bearer token from `api_tokens`
-    (`hub.api.auth`).
+    (`hub.api.auth`), `/openapi.json` included (any valid token); there is no
+    interactive `/docs` page: `docs/openapi.json` is the published description.
     """
 
     @asynccontextmanager
@@ -74,19 +76,40 @@ def create_app(
         finally:
             await pool.close()
 
+    app = _api(lifespan)
+    if metrics is not None:
+        app.state.metrics = metrics
+        app.include_router(metrics_route.router)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(_caller: Viewer) -> dict[str, Any]:
+        return app.openapi()
+
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    return app
+
+
+def _api(lifespan: Any = None) -> FastAPI:
+    """The API's routes on an app that serves no description of its own."""
     app = FastAPI(
         title="Shouwang hub",
         version=version("shouwang"),
         summary="Events, alerts and health of a Shouwang hub.",
         lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     for module in (routes, sites, stats, tokens):
         app.include_router(module.router)
-    if metrics is not None:
-        app.state.metrics = metrics
-        app.include_router(metrics_route.router)
-    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document, as `/openapi.json` serves it with metrics on."""
+    app = _api()
+    app.include_router(metrics_route.router)
+    return app.openapi()
 
 
 def create_metrics_app(metrics: CollectorRegistry) -> FastAPI:

@@ -1,10 +1,11 @@
 """Event counts per time bucket, site, kind and type.
 
 With TimescaleDB (migration 0004) the counts come from the continuous aggregates
-`events_per_minute` and `events_per_hour` (a day is the sum of its hours); without it
-they are computed from `events` with `date_bin`. Both give the same rows: buckets are
-aligned to UTC (midnight for days), and a bucket is counted whole when its start lies in
-`[start, end)`.
+`events_per_minute` and `events_per_hour`. Without it, hours and days come from
+`event_counts_hourly`, which triggers on `events` keep exact (migration 0006), and
+minutes are computed from `events` with `date_bin`. A day is the sum of its hours. All
+paths give the same rows: buckets are aligned to UTC (midnight for days), and a bucket is
+counted whole when its start lies in `[start, end)`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ _ORIGIN: Final = datetime(2000, 1, 1, tzinfo=UTC)
 # The continuous aggregate each bucket is read from (a day sums 24 hours of one).
 _AGGREGATES: Final[MappingProxyType[Bucket, str]] = MappingProxyType(
     {"1m": "events_per_minute", "1h": "events_per_hour", "1d": "events_per_hour"}
+)
+# Without TimescaleDB: the table of hourly counts, for the buckets it can answer.
+_ROLLUPS: Final[MappingProxyType[Bucket, str]] = MappingProxyType(
+    {"1h": "event_counts_hourly", "1d": "event_counts_hourly"}
 )
 
 
@@ -109,26 +114,26 @@ async def event_counts(
     """
     width = BUCKETS[bucket]
     low, high = _ceil(start, width), _ceil(end, width)
-    aggregated = await has_aggregates(conn)
+    table = _AGGREGATES[bucket] if await has_aggregates(conn) else _ROLLUPS.get(bucket)
     where, params = _filters(
-        "bucket" if aggregated else "at", sites=sites, site=site, kind=kind, type_=type_
+        "at" if table is None else "bucket", sites=sites, site=site, kind=kind, type_=type_
     )
-    if aggregated:
+    if table is None:
+        query = sql.SQL(
+            "SELECT date_bin(%s, at, %s) AS b, site, kind, type, count(*) "
+            "FROM events WHERE {} GROUP BY b, site, kind, type ORDER BY b, site, kind, type"
+        ).format(where)
+    else:
         source = sql.SQL("SELECT bucket, site, kind, type, count FROM {} WHERE {}").format(
-            sql.Identifier(_AGGREGATES[bucket]), where
+            sql.Identifier(table), where
         )
         query = sql.SQL(
             "SELECT date_bin(%s, bucket, %s) AS b, site, kind, type, sum(count)::bigint "
             "FROM ({}) AS a GROUP BY b, site, kind, type ORDER BY b, site, kind, type"
         ).format(source)
-    else:
-        query = sql.SQL(
-            "SELECT date_bin(%s, at, %s) AS b, site, kind, type, count(*) "
-            "FROM events WHERE {} GROUP BY b, site, kind, type ORDER BY b, site, kind, type"
-        ).format(where)
     async with conn.transaction():
-        # A site's hourly counts over 30 days group ~400,000 rows at district scale: sort
-        # them in memory (PostgreSQL's default 4 MB spills them to disk, ~+100 ms).
+        # Minute counts from `events` may group ~100,000s of rows: sort them in memory
+        # (PostgreSQL's default 4 MB spills them to disk, ~+100 ms at district scale).
         await conn.execute(_WORK_MEM)
         cursor = await conn.execute(query, [width, _ORIGIN, low, high, *params])
         rows = await cursor.fetchall()

@@ -53,12 +53,14 @@ async def test_no_token_is_401_with_a_bearer_challenge(database: str, path: str)
         _assert_401(await http.get(path))
 
 
-async def test_health_and_openapi_need_no_token(database: str) -> None:
-    """/health (and the API's own description) stay open."""
+async def test_only_health_is_open(database: str) -> None:
+    """/health answers without a token; the API's description needs one; no /docs page."""
     await store(database, [])
     async with api(database) as http:
         assert (await http.get("/health")).status_code == 200
-        assert (await http.get("/openapi.json")).status_code == 200
+        _assert_401(await http.get("/openapi.json"))
+        assert (await http.get("/docs")).status_code == 404
+        assert (await http.get("/redoc")).status_code == 404
 
 
 @pytest.mark.parametrize(
