@@ -27,7 +27,8 @@ import psycopg
 from hub.api import openapi_document
 from hub.config import HubConfig, load_config
 from hub.errors import ConfigError, HubError
-from hub.runtime import migrate_database, run_hub
+from hub.rules import RulesError
+from hub.runtime import migrate_database, rules_of, run_hub
 from hub.storage.tokens import Role, Scope, issue_token, list_tokens, revoke_token
 
 EXIT_ERROR: Final = 1
@@ -206,6 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if args.command == "token":
         return _run_token(config.database.url.get_secret_value(), args)
+    try:
+        rules_of(config.rules)  # a bad rules file stops the hub before it starts
+    except RulesError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
     return _serve(config, args.command)
 
 

@@ -28,6 +28,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import psycopg
@@ -36,7 +37,7 @@ from hub._loop import BackgroundLoop
 from hub.backoff import Backoff
 from hub.errors import BrokerUnavailable
 from hub.inbound import DeadLetter, Inbound, ack_key, classify, refused_by_storage
-from hub.rules import run_rules
+from hub.rules import Rules, run_rules
 from hub.storage import write_inbound
 from wire import MAX_RANGES, Ack, Event, encode, ranges_from_seqs
 
@@ -119,6 +120,7 @@ class Ingest(BackgroundLoop):
         health: Health,
         metrics: HubMetrics,
         on_transitions: Callable[[], None],
+        rules: Rules,
         tasks: asyncio.TaskGroup,
         connect_timeout_s: float = 5.0,
     ) -> None:
@@ -129,6 +131,7 @@ class Ingest(BackgroundLoop):
         self._config = config
         self._health = health
         self._on_transitions = on_transitions
+        self._rules = rules
         super().__init__(tasks)
         self._connect_timeout_s = connect_timeout_s
         self.stats = IngestStats()
@@ -159,7 +162,8 @@ class Ingest(BackgroundLoop):
     ) -> tuple[list[Event], int]:
         async with conn.cursor() as cur:
             new = await write_inbound(cur, inbound)
-            return new, await run_rules(cur, new)
+            rules = self._rules.current
+            return new, await run_rules(cur, new, rules, now=datetime.now(UTC))
 
     async def _write_isolated(self, conn: AsyncConnection[Any], items: list[_Item]) -> _Committed:
         """Write each message under its own savepoint; dead-letter the ones refused."""
@@ -215,7 +219,6 @@ class Ingest(BackgroundLoop):
                 self._metrics.retried()
                 detail = f"database unavailable, batch of {len(items)} waiting: {exc}"
                 self._health.ingest.trouble(detail)
-                self._health.rules.trouble(detail)
                 logger.warning("batch of %d not stored, will retry: %s", len(items), exc)
                 await asyncio.sleep(backoff.next_delay())
 
@@ -270,7 +273,6 @@ class Ingest(BackgroundLoop):
 
     async def _run(self) -> None:
         self._health.ingest.beat("started")
-        self._health.rules.beat("started")
         while True:
             batch = await self._collect()
             if batch:
@@ -283,4 +285,3 @@ class Ingest(BackgroundLoop):
                 if committed.transitions:
                     self._on_transitions()
             self._health.ingest.beat(self.stats.summary())
-            self._health.rules.beat(f"{self.stats.transitions} alert transitions written")

@@ -1,62 +1,80 @@
-"""Running the rules on newly stored events, in the transaction that stored them."""
+"""Running the rules: on new events in the ingest transaction, and on the rule clock.
+
+`run_rules` applies every event-driven rule (immediate, duration) to the events a batch
+stored for the first time, in the transaction that stored them: an alert exists exactly
+when the events that caused it do. `tick` is one round of the rule clock: conditions
+that have held long enough, absences, escalations; each round is one transaction.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final
 
-from hub.rules.table import RULES_BY_TYPE, EventRule
-from hub.storage import AlertRow, raise_alert, record_transition
-from wire import AlertTransition, Event, Severity, Transition, encode, format_time, new_event_id
+from hub.rules.context import Context, actor_of
+from hub.storage.alerts import due_for_escalation, escalate
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
 
     from psycopg import AsyncCursor
 
-__all__ = ["run_rules", "transition_payload"]
+    from hub.rules.loader import RuleSet
+    from wire import Event
+
+__all__ = ["Rules", "run_rules", "tick"]
+
+ESCALATION_BATCH: Final = 200
 
 
-def transition_payload(alert: AlertRow, transition: Transition) -> bytes:
-    """The wire form of `alert` after `transition`, as the relay will publish it."""
-    return encode(
-        AlertTransition(
-            v=1,
-            alert_id=alert.alert_id,
-            revision=alert.revision,
-            transition=transition,
-            rule=alert.rule,
-            severity=Severity(alert.severity),
-            site=alert.site,
-            device=alert.device,
-            count=alert.count,
-            first_at=format_time(alert.first_at),
-            last_at=format_time(alert.last_at),
-            event_ids=alert.event_ids,
+class Rules:
+    """The rule set in force; `replace` swaps it (a reload) between two batches."""
+
+    def __init__(self, current: RuleSet) -> None:
+        self.current = current
+
+    def replace(self, rules: RuleSet) -> None:
+        """Run `rules` from the next batch on."""
+        self.current = rules
+
+
+async def run_rules(
+    cur: AsyncCursor[Any], events: Sequence[Event], rules: RuleSet, *, now: datetime
+) -> int:
+    """Apply the event-driven rules to `events` (new to the database, in order).
+
+    Returns the number of transitions written.
+    """
+    if not events:
+        return 0
+    context = Context(cur, now, rules.inhibitors)
+    for immediate in rules.immediate:
+        await immediate.on_events(context, events)
+    for duration in rules.duration:
+        await duration.on_events(context, events)
+    return context.transitions
+
+
+async def tick(cur: AsyncCursor[Any], rules: RuleSet, *, now: datetime) -> int:
+    """One round of the clock at `now`: due durations, absences, escalations; changes."""
+    context = Context(cur, now, rules.inhibitors)
+    for duration in rules.duration:
+        await duration.tick(context)
+    for absence in rules.absence:
+        await absence.tick(context)
+    changed = context.transitions
+    for alert in await due_for_escalation(cur, now, ESCALATION_BATCH):
+        rule = rules.get(alert.rule)
+        after = None if rule is None else rule.escalate_after_s
+        note = f"not acknowledged in time (escalation {alert.escalations + 1})"
+        await escalate(
+            cur,
+            alert,
+            now=now,
+            again_after=None if after is None else timedelta(seconds=after),
+            actor=actor_of(alert.rule),
+            note=note,
         )
-    )
-
-
-async def _apply(cur: AsyncCursor[Any], rule: EventRule, event: Event) -> None:
-    alert = await raise_alert(
-        cur,
-        rule=rule.name,
-        severity=rule.severity.value,
-        site=event.site,
-        device=event.device,
-        at=event.at,
-        event_id=event.id,
-        # Time-ordered ids keep the alerts' primary key index append-mostly.
-        new_id=new_event_id(),
-    )
-    transition = Transition.OPENED if alert.revision == 1 else Transition.UPDATED
-    await record_transition(cur, alert, transition, transition_payload(alert, transition))
-
-
-async def run_rules(cur: AsyncCursor[Any], events: Sequence[Event]) -> int:
-    """Apply every rule to `events` (new to the database, in order); transitions written."""
-    written = 0
-    for event in events:
-        for rule in RULES_BY_TYPE[event.type]:
-            await _apply(cur, rule, event)
-            written += 1
-    return written
+        changed += 1
+    return changed

@@ -1,7 +1,13 @@
-"""Alerts and their outbox: raising or updating an alert, recording each transition.
+"""Alerts, their lifecycle and their outbox, in the caller's transaction.
 
-Both run in the caller's transaction, the one that stored the event that caused them,
-so an alert transition exists exactly when its outbox row does.
+An alert is open, then acknowledged, then resolved; each step (and each repeat, each
+escalation) is a transition: `revision` + 1, one `alert_audit` row saying who, when and
+why, and, unless the alert is muted (silenced or inhibited), one `alert_outbox` row for
+the relay. All of it happens in the transaction that made the step, so a transition is
+either wholly recorded and queued for delivery, or not at all.
+
+Errors: `AlertStateError` (the step does not apply to the alert's state: acknowledging a
+resolved alert, resolving one twice).
 """
 
 from __future__ import annotations
@@ -9,42 +15,68 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from wire import MAX_ALERT_EVENTS, Transition
+from hub.errors import HubError
+from wire import (
+    MAX_ALERT_EVENTS,
+    AlertTransition,
+    Severity,
+    Transition,
+    encode,
+    format_time,
+    new_event_id,
+)
 
 if TYPE_CHECKING:
     import uuid
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from psycopg import AsyncCursor
 
-__all__ = ["AlertRow", "raise_alert", "record_transition"]
+__all__ = [
+    "SEVERITY_UP",
+    "AlertRow",
+    "AlertStateError",
+    "Raise",
+    "acknowledge",
+    "alert_payload",
+    "due_for_escalation",
+    "escalate",
+    "get_alert",
+    "mute",
+    "new_alert_id",
+    "raise_alert",
+    "record_transition",
+    "resolve",
+    "resolve_key",
+]
 
-# One statement, so two hubs raising the same alert at once cannot both open one: the
-# partial unique index (rule, site, device) WHERE state <> 'resolved' sends the second
-# into DO UPDATE. `event_ids` keeps the first MAX_ALERT_EVENTS ids; `count` goes on.
-_RAISE: Final = """
-INSERT INTO alerts AS a (
-    alert_id, rule, severity, site, device, state, revision, count, first_at, last_at,
-    event_ids
+SEVERITY_UP: Final = {
+    Severity.INFO: Severity.LOW,
+    Severity.LOW: Severity.MEDIUM,
+    Severity.MEDIUM: Severity.HIGH,
+    Severity.HIGH: Severity.CRITICAL,
+    Severity.CRITICAL: Severity.CRITICAL,
+}
+"""One step up, for escalation (critical stays critical, and is notified again)."""
+
+_COLUMNS: Final = (
+    "alert_id, rule, severity, site, device, state, revision, count, first_at, last_at, "
+    "event_ids, title, silence_id, inhibited_by, incident_id, escalations"
 )
-VALUES (%(alert_id)s, %(rule)s, %(severity)s, %(site)s, %(device)s, 'open', 1, 1,
-        %(at)s, %(at)s, ARRAY[%(event_id)s]::uuid[])
-ON CONFLICT (rule, site, device) WHERE state <> 'resolved' DO UPDATE SET
-    revision = a.revision + 1,
-    count = a.count + 1,
-    first_at = LEAST(a.first_at, EXCLUDED.first_at),
-    last_at = GREATEST(a.last_at, EXCLUDED.last_at),
-    event_ids = CASE WHEN cardinality(a.event_ids) < %(max_events)s
-        THEN a.event_ids || EXCLUDED.event_ids ELSE a.event_ids END,
-    updated_at = now()
-RETURNING alert_id, rule, severity, site, device, state, revision, count, first_at, last_at,
-    event_ids
-"""
 
-_RECORD: Final = """
-INSERT INTO alert_outbox (alert_id, revision, transition, site, payload)
-VALUES (%s, %s, %s, %s, %s)
-"""
+
+def _with_columns(query: str) -> str:
+    """`query` with `{columns}` replaced by the columns an `AlertRow` is read from."""
+    return query.replace("{columns}", _COLUMNS)
+
+
+class AlertStateError(HubError):
+    """A lifecycle step that does not apply to the alert's current state."""
+
+    def __init__(self, alert_id: uuid.UUID, state: str, step: str) -> None:
+        super().__init__(f"alert {alert_id} is {state}: it cannot be {step}")
+        self.alert_id = alert_id
+        self.state = state
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,57 +94,345 @@ class AlertRow:
     first_at: datetime
     last_at: datetime
     event_ids: tuple[uuid.UUID, ...]
+    title: str | None = None
+    silence_id: uuid.UUID | None = None
+    inhibited_by: uuid.UUID | None = None
+    incident_id: uuid.UUID | None = None
+    escalations: int = 0
+
+    @property
+    def muted(self) -> bool:
+        """Whether its transitions are stored but not notified (silenced or inhibited)."""
+        return self.silence_id is not None or self.inhibited_by is not None
 
 
-async def raise_alert(
-    cur: AsyncCursor[Any],
-    *,
-    rule: str,
-    severity: str,
-    site: str,
-    device: str | None,
-    at: str,
-    event_id: uuid.UUID,
-    new_id: uuid.UUID,
-) -> AlertRow:
-    """Open an alert (revision 1, id `new_id`) or update the unresolved one of the key."""
-    await cur.execute(
-        _RAISE,
-        {
-            "alert_id": new_id,
-            "rule": rule,
-            "severity": severity,
-            "site": site,
-            "device": device,
-            "at": at,
-            "event_id": event_id,
-            "max_events": MAX_ALERT_EVENTS,
-        },
-    )
-    row = await cur.fetchone()
-    if row is None:  # INSERT ... ON CONFLICT DO UPDATE always returns the row
-        message = f"raising alert {rule!r} for {site}/{device} returned no row"
-        raise RuntimeError(message)
-    (alert_id, rule_, severity_, site_, device_, state, revision, count, first, last, ids) = row
+def _row(values: tuple[Any, ...]) -> AlertRow:
+    (alert_id, rule, severity, site, device, state, revision, count, first_at, last_at) = values[
+        :10
+    ]
+    ids, title, silence, inhibited, incident, escalations = values[10:]
     return AlertRow(
         alert_id=alert_id,
-        rule=rule_,
-        severity=severity_,
-        site=site_,
-        device=device_,
+        rule=rule,
+        severity=severity,
+        site=site,
+        device=device,
         state=state,
         revision=revision,
         count=count,
-        first_at=first,
-        last_at=last,
+        first_at=first_at,
+        last_at=last_at,
         event_ids=tuple(ids),
+        title=title,
+        silence_id=silence,
+        inhibited_by=inhibited,
+        incident_id=incident,
+        escalations=escalations,
     )
+
+
+async def _one(cur: AsyncCursor[Any], what: str) -> AlertRow:
+    row = await cur.fetchone()
+    if row is None:
+        message = f"{what} returned no row"
+        raise RuntimeError(message)
+    return _row(row)
+
+
+# One statement, so two hubs raising the same alert at once cannot both open one: the
+# partial unique index (rule, site, device) WHERE state <> 'resolved' sends the second
+# into DO UPDATE. `event_ids` keeps the first MAX_ALERT_EVENTS ids; `count` goes on.
+# Repeats may be older than what the alert has seen (late events): first_at and last_at
+# only widen. The escalation deadline is set when the alert opens, never moved by repeats.
+_RAISE: Final = _with_columns("""
+INSERT INTO alerts AS a (
+    alert_id, rule, severity, site, device, state, revision, count, first_at, last_at,
+    event_ids, title, escalate_at
+)
+VALUES (%(alert_id)s, %(rule)s, %(severity)s, %(site)s, %(device)s, 'open', 1, %(count)s,
+        %(first_at)s, %(last_at)s, (%(event_ids)s::uuid[])[1:%(max_events)s], %(title)s,
+        %(now)s::timestamptz + %(escalate_after)s::interval)
+ON CONFLICT (rule, site, device) WHERE state <> 'resolved' DO UPDATE SET
+    revision = a.revision + 1,
+    count = a.count + EXCLUDED.count,
+    first_at = LEAST(a.first_at, EXCLUDED.first_at),
+    last_at = GREATEST(a.last_at, EXCLUDED.last_at),
+    event_ids = (a.event_ids || EXCLUDED.event_ids)[1:%(max_events)s],
+    updated_at = now()
+RETURNING {columns}
+""")
+
+
+@dataclass(frozen=True, slots=True)
+class Raise:
+    """What raises (or repeats) an alert: who, how bad, when, and the events behind it.
+
+    `events` may be empty (an absence has no event); `count` is then 1.
+    """
+
+    rule: str
+    severity: str
+    site: str
+    device: str | None
+    first_at: datetime
+    last_at: datetime
+    events: tuple[uuid.UUID, ...] = ()
+    title: str | None = None
+    escalate_after: timedelta | None = None
+
+
+async def raise_alert(
+    cur: AsyncCursor[Any], what: Raise, *, now: datetime, new_id: uuid.UUID | None = None
+) -> AlertRow:
+    """Open an alert (revision 1) or add `what` to the unresolved one of its key.
+
+    A new alert is escalated `what.escalate_after` after `now` unless acknowledged.
+    """
+    await cur.execute(
+        _RAISE,
+        {
+            "alert_id": new_id or new_event_id(),
+            "rule": what.rule,
+            "severity": what.severity,
+            "site": what.site,
+            "device": what.device,
+            "count": max(1, len(what.events)),
+            "first_at": what.first_at,
+            "last_at": what.last_at,
+            "event_ids": list(what.events),
+            "title": what.title,
+            "now": now,
+            "escalate_after": what.escalate_after,
+            "max_events": MAX_ALERT_EVENTS,
+        },
+    )
+    return await _one(cur, f"raising alert {what.rule!r} for {what.site}/{what.device}")
+
+
+_MUTE: Final = _with_columns("""
+UPDATE alerts SET silence_id = %s, inhibited_by = %s, updated_at = now()
+WHERE alert_id = %s RETURNING {columns}
+""")
+
+
+async def mute(
+    cur: AsyncCursor[Any],
+    alert: AlertRow,
+    *,
+    silence_id: uuid.UUID | None,
+    inhibited_by: uuid.UUID | None,
+) -> AlertRow:
+    """Record why `alert` is not notified (both None: it is notified again)."""
+    await cur.execute(_MUTE, [silence_id, inhibited_by, alert.alert_id])
+    return await _one(cur, f"muting alert {alert.alert_id}")
+
+
+def alert_payload(
+    alert: AlertRow, transition: Transition, *, by: str | None = None, note: str | None = None
+) -> bytes:
+    """The wire form of `alert` after `transition`, as the relay publishes it."""
+    return encode(
+        AlertTransition(
+            v=1,
+            alert_id=alert.alert_id,
+            revision=alert.revision,
+            transition=transition,
+            rule=alert.rule,
+            severity=Severity(alert.severity),
+            site=alert.site,
+            device=alert.device,
+            count=alert.count,
+            first_at=format_time(alert.first_at),
+            last_at=format_time(alert.last_at),
+            event_ids=alert.event_ids,
+            by=by,
+            note=note,
+        )
+    )
+
+
+_AUDIT: Final = """
+INSERT INTO alert_audit (alert_id, revision, transition, severity, actor, note, notified)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+"""
+
+_OUTBOX: Final = """
+INSERT INTO alert_outbox (alert_id, revision, transition, site, payload)
+VALUES (%s, %s, %s, %s, %s)
+"""
 
 
 async def record_transition(
-    cur: AsyncCursor[Any], alert: AlertRow, transition: Transition, payload: bytes
-) -> None:
-    """Queue the encoded transition of `alert` for the relay."""
+    cur: AsyncCursor[Any],
+    alert: AlertRow,
+    transition: Transition,
+    *,
+    actor: str,
+    note: str | None = None,
+    notify: bool = True,
+) -> bool:
+    """Audit `transition` of `alert` by `actor` and queue it for delivery unless `alert`
+    is muted or `notify` is False; whether it was queued."""
+    queued = notify and not alert.muted
     await cur.execute(
-        _RECORD, [alert.alert_id, alert.revision, transition.value, alert.site, payload]
+        _AUDIT,
+        [alert.alert_id, alert.revision, transition.value, alert.severity, actor, note, queued],
     )
+    if queued:
+        payload = alert_payload(alert, transition, by=actor, note=note)
+        await cur.execute(
+            _OUTBOX, [alert.alert_id, alert.revision, transition.value, alert.site, payload]
+        )
+    return queued
+
+
+_GET: Final = _with_columns("""
+SELECT {columns} FROM alerts
+WHERE alert_id = %s AND (%s::text[] IS NULL OR site = ANY(%s::text[]))
+""")
+
+
+async def get_alert(
+    cur: AsyncCursor[Any], alert_id: uuid.UUID, sites: list[str] | None, *, lock: bool = False
+) -> AlertRow | None:
+    """The alert `alert_id` if it is in `sites` (None: any site); `lock` takes its row lock."""
+    query = _GET_LOCKED if lock else _GET
+    await cur.execute(query, [alert_id, sites, sites])
+    row = await cur.fetchone()
+    return None if row is None else _row(row)
+
+
+_GET_LOCKED: Final = _GET + " FOR UPDATE"
+
+_ACK: Final = _with_columns("""
+UPDATE alerts SET state = 'acknowledged', revision = revision + 1, acked_by = %s,
+    acked_at = now(), escalate_at = NULL, updated_at = now()
+WHERE alert_id = %s RETURNING {columns}
+""")
+
+_RESOLVE: Final = _with_columns("""
+UPDATE alerts SET state = 'resolved', revision = revision + 1, resolved_by = %s,
+    resolved_at = now(), escalate_at = NULL, updated_at = now()
+WHERE alert_id = %s RETURNING {columns}
+""")
+
+
+async def acknowledge(
+    cur: AsyncCursor[Any],
+    alert_id: uuid.UUID,
+    *,
+    actor: str,
+    note: str | None,
+    sites: list[str] | None,
+) -> AlertRow | None:
+    """Acknowledge an open alert in `sites`; None if there is none such.
+
+    `AlertStateError` if it is already acknowledged or resolved. Stops its escalation.
+    """
+    alert = await get_alert(cur, alert_id, sites, lock=True)
+    if alert is None:
+        return None
+    if alert.state != "open":
+        raise AlertStateError(alert_id, alert.state, "acknowledged")
+    await cur.execute(_ACK, [actor, alert_id])
+    acked = await _one(cur, f"acknowledging alert {alert_id}")
+    await record_transition(cur, acked, Transition.ACKNOWLEDGED, actor=actor, note=note)
+    return acked
+
+
+async def resolve(
+    cur: AsyncCursor[Any],
+    alert_id: uuid.UUID,
+    *,
+    actor: str,
+    note: str,
+    sites: list[str] | None,
+) -> AlertRow | None:
+    """Resolve an open or acknowledged alert in `sites`; None if there is none such.
+
+    `AlertStateError` if it is already resolved.
+    """
+    alert = await get_alert(cur, alert_id, sites, lock=True)
+    if alert is None:
+        return None
+    if alert.state == "resolved":
+        raise AlertStateError(alert_id, alert.state, "resolved")
+    await cur.execute(_RESOLVE, [actor, alert_id])
+    resolved = await _one(cur, f"resolving alert {alert_id}")
+    await record_transition(cur, resolved, Transition.RESOLVED, actor=actor, note=note)
+    return resolved
+
+
+_SETTLE: Final = _with_columns("""
+UPDATE alerts SET state = 'resolved', revision = revision + 1, resolved_by = %(actor)s,
+    resolved_at = now(), escalate_at = NULL, updated_at = now()
+WHERE rule = %(rule)s AND site = %(site)s AND device IS NOT DISTINCT FROM %(device)s
+    AND state <> 'resolved' AND first_at <= %(at)s
+RETURNING {columns}
+""")
+
+
+async def resolve_key(
+    cur: AsyncCursor[Any],
+    *,
+    rule: str,
+    site: str,
+    device: str | None,
+    at: datetime,
+    actor: str,
+    note: str,
+) -> AlertRow | None:
+    """Resolve the unresolved alert of (rule, site, device) that began at or before `at`
+    (a restore older than the alarm does not end it); None if there is none."""
+    params = {"rule": rule, "site": site, "device": device, "at": at, "actor": actor}
+    await cur.execute(_SETTLE, params)
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    resolved = _row(row)
+    await record_transition(cur, resolved, Transition.RESOLVED, actor=actor, note=note)
+    return resolved
+
+
+_ESCALATE: Final = _with_columns("""
+UPDATE alerts SET severity = %s, revision = revision + 1, escalations = escalations + 1,
+    escalate_at = %s::timestamptz + %s::interval, updated_at = now()
+WHERE alert_id = %s AND state = 'open' RETURNING {columns}
+""")
+
+
+async def escalate(
+    cur: AsyncCursor[Any],
+    alert: AlertRow,
+    *,
+    now: datetime,
+    again_after: timedelta | None,
+    actor: str,
+    note: str,
+) -> AlertRow:
+    """Raise `alert` one severity step, re-notify it, and set its next deadline (None:
+    no further escalation)."""
+    severity = SEVERITY_UP[Severity(alert.severity)]
+    await cur.execute(_ESCALATE, [severity.value, now, again_after, alert.alert_id])
+    escalated = await _one(cur, f"escalating alert {alert.alert_id}")
+    await record_transition(cur, escalated, Transition.ESCALATED, actor=actor, note=note)
+    return escalated
+
+
+_DUE: Final = _with_columns("""
+SELECT {columns} FROM alerts
+WHERE escalate_at <= %s AND state = 'open'
+ORDER BY escalate_at LIMIT %s
+FOR UPDATE SKIP LOCKED
+""")
+
+
+async def due_for_escalation(cur: AsyncCursor[Any], now: datetime, limit: int) -> list[AlertRow]:
+    """Open alerts past their deadline at `now`, row-locked (other hubs skip them)."""
+    await cur.execute(_DUE, [now, limit])
+    return [_row(row) for row in await cur.fetchall()]
+
+
+def new_alert_id() -> uuid.UUID:
+    """A time-ordered alert id (UUIDv7, like events': the key index stays append-mostly)."""
+    return new_event_id()

@@ -117,13 +117,13 @@ RETURNING site
 """
 
 _UPSERT_INVENTORIED: Final = """
-INSERT INTO devices AS d (site, device, kind, label, checkin_s, inventoried)
-SELECT %s, dv, k, lb, c, true FROM unnest(
+INSERT INTO devices AS d (site, device, kind, label, checkin_s, inventoried, inventoried_at)
+SELECT %s, dv, k, lb, c, true, now() FROM unnest(
     %s::text[], %s::text[], %s::text[], %s::integer[]
 ) AS u(dv, k, lb, c)
 ON CONFLICT (site, device) DO UPDATE SET
     kind = EXCLUDED.kind, label = EXCLUDED.label, checkin_s = EXCLUDED.checkin_s,
-    inventoried = true, updated_at = now()
+    inventoried = true, inventoried_at = COALESCE(d.inventoried_at, now()), updated_at = now()
 """
 
 _UNLIST_OTHERS: Final = """

@@ -21,6 +21,7 @@ def make_event(
     seq: int,
     at: datetime,
     site: str = "room-07",
+    device: str = "panic-0031",
     kind: str = "panic_alarm",
     type: str = "alarm.panic",  # noqa: A002 - the envelope's field name
     event_id: uuid.UUID | None = None,
@@ -28,7 +29,14 @@ def make_event(
 ) -> Event:
     """A valid event, parsed by the contract as the hub parses what it receives."""
     payload = event(
-        seq=seq, site=site, kind=kind, type=type, at=format_time(at), event_id=event_id, data=data
+        seq=seq,
+        site=site,
+        device=device,
+        kind=kind,
+        type=type,
+        at=format_time(at),
+        event_id=event_id,
+        data=data,
     )
     topic = SPACE.events(site, Kind(kind), payload["device"])
     parsed = classify(SPACE, topic, dump(payload))

@@ -12,13 +12,13 @@ from tests.hub.support import rows
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 3, 1, 22, 58, 30, tzinfo=UTC)
-EVERYTHING = {"start": T0 - timedelta(days=1), "end": T0 + timedelta(days=3)}
+START, END = T0 - timedelta(days=1), T0 + timedelta(days=3)
 
 
 async def hourly(url: str) -> list[EventCount]:
     """The 1h counts `event_counts` gives over every stored event."""
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        return await event_counts(conn, bucket="1h", **EVERYTHING)
+        return await event_counts(conn, bucket="1h", start=START, end=END)
 
 
 async def table(url: str) -> list[tuple[object, ...]]:
@@ -33,7 +33,7 @@ async def test_counts_are_kept_by_inserts(database: str) -> None:
     for first in range(0, 900, 250):
         await store(database, events[first : first + 250])
     assert await hourly(database) == await direct(database, "1h")
-    assert sum(count for *_, count in await table(database)) == 900
+    assert sum(int(str(row[-1])) for row in await table(database)) == 900
 
 
 async def test_resent_events_are_not_counted_twice(database: str) -> None:

@@ -1,0 +1,87 @@
+"""Immediate rules: a matching event opens an alert for its device, or repeats it.
+
+Within one batch, consecutive matches of one (rule, site, device) become one repeat
+(`count` + n, one transition): a storm of presses is one notification per batch, not
+hundreds. A `resolve_on` event from the same device resolves the alert (never a panic's:
+the model refuses it), unless it is older than the alarm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from hub.rules.matching import in_schedule, matches
+from hub.rules.model import ImmediateRule, Match
+from hub.storage.alerts import Raise
+from wire import parse_time
+
+if TYPE_CHECKING:
+    import uuid
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from hub.rules.context import Context
+    from wire import Event
+
+__all__ = ["Immediate"]
+
+Key = tuple[str, str]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Matches of one device not yet written."""
+
+    first_at: datetime
+    last_at: datetime
+    events: list[uuid.UUID] = field(default_factory=list)
+
+
+class Immediate:
+    """One immediate rule, compiled."""
+
+    def __init__(self, rule: ImmediateRule) -> None:
+        self.rule = rule
+        self.name = rule.name
+        self._restores = Match(types=rule.resolve_on) if rule.resolve_on else None
+
+    def _raise(self, key: Key, pending: _Pending) -> Raise:
+        rule = self.rule
+        after = rule.escalate_after_s
+        return Raise(
+            rule=rule.name,
+            severity=rule.severity.value,
+            site=key[0],
+            device=key[1],
+            first_at=pending.first_at,
+            last_at=pending.last_at,
+            events=tuple(pending.events),
+            title=rule.title,
+            escalate_after=None if after is None else timedelta(seconds=after),
+        )
+
+    async def on_events(self, context: Context, events: Sequence[Event]) -> None:
+        """Apply the rule to a batch of new events, in order."""
+        pending: dict[Key, _Pending] = {}
+        for event in events:
+            key = (event.site, event.device)
+            if self._restores is not None and matches(self._restores, event):
+                if key in pending:
+                    await context.open(self._raise(key, pending.pop(key)))
+                await context.resolve(
+                    self.name,
+                    site=event.site,
+                    device=event.device,
+                    at=parse_time(event.at),
+                    note=f"restored by {event.type} (event {event.id})",
+                )
+            elif matches(self.rule.match, event) and in_schedule(self.rule.schedule, event):
+                at = parse_time(event.at)
+                found = pending.setdefault(key, _Pending(first_at=at, last_at=at))
+                found.first_at, found.last_at = min(found.first_at, at), max(found.last_at, at)
+                found.events.append(event.id)
+        # Key order: two hubs writing the same alerts lock their rows in one order.
+        for key in sorted(pending):
+            await context.open(self._raise(key, pending[key]))
