@@ -167,10 +167,12 @@ _DEVICE_SQL: Final = (
     "FROM events WHERE site = %s AND device = %s AND at >= %s "
     "ORDER BY at DESC, id DESC LIMIT 101"
 )
-# What event_counts sends without TimescaleDB (hub/storage/stats.py).
+# What event_counts sends for hours without TimescaleDB (hub/storage/stats.py): the
+# table of hourly counts that migration 0006's triggers keep.
 _COUNTS_SQL: Final = (
-    "SELECT date_bin(%s, at, %s) AS b, site, kind, type, count(*) FROM events "
-    "WHERE at >= %s AND at < %s AND site = %s "
+    "SELECT date_bin(%s, bucket, %s) AS b, site, kind, type, sum(count)::bigint "
+    "FROM (SELECT bucket, site, kind, type, count FROM event_counts_hourly "
+    "WHERE bucket >= %s AND bucket < %s AND site = %s) AS a "
     "GROUP BY b, site, kind, type ORDER BY b, site, kind, type"
 )
 
