@@ -7,7 +7,7 @@ the closed vocabularies (kinds, event types, lanes), ids and the one time format
 """
 
 from wire._ack import MAX_RANGES, Ack, SeqRange, ranges_from_seqs
-from wire._alert import MAX_ALERT_EVENTS, AlertTransition
+from wire._alert import MAX_ALERT_EVENTS, MAX_INCIDENT_SITES, MAX_NOTE, AlertTransition, Incident
 from wire._base import VERSION
 from wire._codec import (
     JPEG_SOI,
@@ -81,7 +81,9 @@ __all__ = [
     "JPEG_SOI",
     "LANES",
     "MAX_ALERT_EVENTS",
+    "MAX_INCIDENT_SITES",
     "MAX_INVENTORY",
+    "MAX_NOTE",
     "MAX_RANGES",
     "MAX_SEQ",
     "SIZE_LIMITS",
@@ -102,6 +104,7 @@ __all__ = [
     "HubComponents",
     "HubStatus",
     "HubStatusTopic",
+    "Incident",
     "Inventory",
     "InventoryDevice",
     "InventoryTopic",

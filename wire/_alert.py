@@ -10,12 +10,24 @@ from wire._ids import RULE_PATTERN, DeviceId, SiteId
 from wire._time import Timestamp, check_time
 from wire._types import Severity, Transition
 
-__all__ = ["MAX_ALERT_EVENTS", "MAX_NOTE", "AlertTransition"]
+__all__ = ["MAX_ALERT_EVENTS", "MAX_INCIDENT_SITES", "MAX_NOTE", "AlertTransition", "Incident"]
 
 MAX_ALERT_EVENTS: Final = 1000
 """Event ids carried per transition; `count` goes on past it (a mass event is one alert)."""
 
 MAX_NOTE: Final = 4096
+
+MAX_INCIDENT_SITES: Final = 100
+"""Sites listed per incident; `count` goes on past it."""
+
+
+class Incident(WireStruct, frozen=True, kw_only=True):
+    """The alerts of one rule across sites grouped as one (a district power cut): how many
+    so far, and at which sites (at most `MAX_INCIDENT_SITES` of them)."""
+
+    incident_id: uuid.UUID
+    count: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+    sites: Annotated[tuple[SiteId, ...], msgspec.Meta(max_length=MAX_INCIDENT_SITES)]
 
 
 class AlertTransition(WireStruct, frozen=True, kw_only=True):
@@ -41,6 +53,7 @@ class AlertTransition(WireStruct, frozen=True, kw_only=True):
     event_ids: Annotated[tuple[uuid.UUID, ...], msgspec.Meta(max_length=MAX_ALERT_EVENTS)]
     by: ShortText | None = None
     note: Annotated[str, msgspec.Meta(max_length=MAX_NOTE)] | None = None
+    incident: Incident | None = None
 
     def __post_init__(self) -> None:
         check_time("first_at", self.first_at)

@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Final
 
 from psycopg import sql
 
-from hub.storage.alerts import Raise
+from hub.rules.context import raise_of
 
 if TYPE_CHECKING:
     from hub.rules.context import Context
     from hub.rules.model import AbsenceRule
+    from hub.storage.alerts import Raise
 
 __all__ = ["Absence"]
 
@@ -84,18 +85,8 @@ class Absence:
         }
 
     def _raise(self, site: str, device: str | None, context: Context) -> Raise:
-        rule = self.rule
-        after = rule.escalate_after_s
-        return Raise(
-            rule=rule.name,
-            severity=rule.severity.value,
-            site=site,
-            device=device,
-            first_at=context.now,
-            last_at=context.now,
-            title=rule.title,
-            escalate_after=None if after is None else timedelta(seconds=after),
-        )
+        now = context.now
+        return raise_of(self.rule, site=site, device=device, first_at=now, last_at=now)
 
     async def tick(self, context: Context) -> int:
         """Open alerts for what went missing, resolve those of what is back; changes made."""

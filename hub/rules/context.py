@@ -8,6 +8,7 @@ for, is stored and audited but not notified.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from hub.storage.alerts import (
@@ -18,6 +19,7 @@ from hub.storage.alerts import (
     record_transition,
     resolve_key,
 )
+from hub.storage.incidents import group_alert
 from hub.storage.silences import active_silence
 from wire import Transition
 
@@ -28,13 +30,40 @@ if TYPE_CHECKING:
 
     from psycopg import AsyncCursor
 
-__all__ = ["Context", "actor_of"]
+    from hub.rules.model import AnyRule
+
+__all__ = ["Context", "actor_of", "raise_of"]
 
 _INHIBITOR: Final = """
 SELECT alert_id FROM alerts
 WHERE site = %s AND device IS NULL AND state <> 'resolved' AND rule = ANY(%s::text[])
 ORDER BY created_at LIMIT 1
 """
+
+
+def raise_of(
+    rule: AnyRule,
+    *,
+    site: str,
+    device: str | None,
+    first_at: datetime,
+    last_at: datetime,
+    events: tuple[uuid.UUID, ...] = (),
+) -> Raise:
+    """What `rule` raises for `site`/`device`: its severity, title, escalation, grouping."""
+    after, group = rule.escalate_after_s, rule.group
+    return Raise(
+        rule=rule.name,
+        severity=rule.severity.value,
+        site=site,
+        device=device,
+        first_at=first_at,
+        last_at=last_at,
+        events=events,
+        title=rule.title,
+        escalate_after=None if after is None else timedelta(seconds=after),
+        group=None if group is None else (timedelta(seconds=group.window_s), group.min_alerts),
+    )
 
 
 def actor_of(rule: str) -> str:
@@ -62,6 +91,7 @@ class Context:
     async def open(self, what: Raise) -> AlertRow:
         """Open the alert `what` describes, or repeat the open one; its transition queued."""
         alert = await raise_alert(self.cur, what, now=self.now)
+        notify = True
         if alert.revision == 1:
             silence = await active_silence(
                 self.cur, rule=what.rule, site=what.site, device=what.device, at=self.now
@@ -70,9 +100,13 @@ class Context:
             if silence is not None or inhibitor is not None:
                 alert = await mute(self.cur, alert, silence_id=silence, inhibited_by=inhibitor)
             transition = Transition.OPENED
+            notify = not await group_alert(self.cur, what, alert)
         else:
             transition = Transition.UPDATED
-        await record_transition(self.cur, alert, transition, actor=actor_of(what.rule))
+            notify = alert.incident_id is None  # a grouped alert is heard of as its incident
+        await record_transition(
+            self.cur, alert, transition, actor=actor_of(what.rule), notify=notify
+        )
         self.transitions += 1
         return alert
 

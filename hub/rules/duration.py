@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from psycopg.types.json import Jsonb
 
+from hub.rules.context import raise_of
 from hub.rules.matching import in_schedule, matches
-from hub.storage.alerts import Raise
 from wire import parse_time
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from hub.rules.context import Context
     from hub.rules.model import DurationRule
+    from hub.storage.alerts import Raise
     from wire import Event
 
 __all__ = ["Duration"]
@@ -65,19 +66,14 @@ class Duration:
         self._for = timedelta(seconds=rule.for_s)
 
     def _raise(self, since: datetime, due: datetime, data: dict[str, Any]) -> Raise:
-        rule = self.rule
-        after = rule.escalate_after_s
         event: uuid.UUID | None = data.get("event")
-        return Raise(
-            rule=rule.name,
-            severity=rule.severity.value,
+        return raise_of(
+            self.rule,
             site=data["site"],
             device=data["device"],
             first_at=since,
             last_at=due,
             events=() if event is None else (event,),
-            title=rule.title,
-            escalate_after=None if after is None else timedelta(seconds=after),
         )
 
     async def on_events(self, context: Context, events: Sequence[Event]) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from hub.rules.context import Context, actor_of
 from hub.storage.alerts import due_for_escalation, escalate
+from hub.storage.incidents import notify_incidents
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -53,6 +54,10 @@ async def run_rules(
         await immediate.on_events(context, events)
     for duration in rules.duration:
         await duration.on_events(context, events)
+    for correlation in rules.correlation:
+        await correlation.on_events(context, events)
+    for count in rules.count:
+        await count.on_events(context, events)
     return context.transitions
 
 
@@ -63,7 +68,7 @@ async def tick(cur: AsyncCursor[Any], rules: RuleSet, *, now: datetime) -> int:
         await duration.tick(context)
     for absence in rules.absence:
         await absence.tick(context)
-    changed = context.transitions
+    changed = context.transitions + await notify_incidents(cur, now, "hub")
     for alert in await due_for_escalation(cur, now, ESCALATION_BATCH):
         rule = rules.get(alert.rule)
         after = None if rule is None else rule.escalate_after_s

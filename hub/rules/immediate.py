@@ -9,12 +9,11 @@ the model refuses it), unless it is older than the alarm.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from hub.rules.context import raise_of
 from hub.rules.matching import in_schedule, matches
 from hub.rules.model import ImmediateRule, Match
-from hub.storage.alerts import Raise
 from wire import parse_time
 
 if TYPE_CHECKING:
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from hub.rules.context import Context
+    from hub.storage.alerts import Raise
     from wire import Event
 
 __all__ = ["Immediate"]
@@ -48,18 +48,13 @@ class Immediate:
         self._restores = Match(types=rule.resolve_on) if rule.resolve_on else None
 
     def _raise(self, key: Key, pending: _Pending) -> Raise:
-        rule = self.rule
-        after = rule.escalate_after_s
-        return Raise(
-            rule=rule.name,
-            severity=rule.severity.value,
+        return raise_of(
+            self.rule,
             site=key[0],
             device=key[1],
             first_at=pending.first_at,
             last_at=pending.last_at,
             events=tuple(pending.events),
-            title=rule.title,
-            escalate_after=None if after is None else timedelta(seconds=after),
         )
 
     async def on_events(self, context: Context, events: Sequence[Event]) -> None:

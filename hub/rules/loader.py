@@ -16,9 +16,18 @@ from pydantic import ValidationError
 from hub._yaml import YamlError, compose, describe
 from hub.errors import HubError
 from hub.rules.absence import Absence
+from hub.rules.correlation import Correlation
+from hub.rules.count import Count
 from hub.rules.duration import Duration
 from hub.rules.immediate import Immediate
-from hub.rules.model import AbsenceRule, DurationRule, ImmediateRule, RuleFile
+from hub.rules.model import (
+    AbsenceRule,
+    CorrelationRule,
+    CountRule,
+    DurationRule,
+    ImmediateRule,
+    RuleFile,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,17 +53,29 @@ class RuleSet:
     immediate: tuple[Immediate, ...] = field(default=(), repr=False)
     duration: tuple[Duration, ...] = field(default=(), repr=False)
     absence: tuple[Absence, ...] = field(default=(), repr=False)
+    correlation: tuple[Correlation, ...] = field(default=(), repr=False)
+    count: tuple[Count, ...] = field(default=(), repr=False)
 
     @classmethod
     def of(cls, source: str, document: RuleFile) -> RuleSet:
         """Compile the rules of a validated file."""
         rules = document.rules
+        links = frozenset(
+            pair
+            for link in document.links
+            for other in link.to
+            for pair in ((link.site, link.device, other), (link.site, other, link.device))
+        )
         return cls(
             source=source,
             rules=rules,
             immediate=tuple(Immediate(r) for r in rules if isinstance(r, ImmediateRule)),
             duration=tuple(Duration(r) for r in rules if isinstance(r, DurationRule)),
             absence=tuple(Absence(r) for r in rules if isinstance(r, AbsenceRule)),
+            correlation=tuple(
+                Correlation(r, links) for r in rules if isinstance(r, CorrelationRule)
+            ),
+            count=tuple(Count(r) for r in rules if isinstance(r, CountRule)),
         )
 
     @property
@@ -81,7 +102,7 @@ def parse_rules(text: str, *, source: str) -> RuleSet:
     try:
         document = RuleFile.model_validate(raw)
     except ValidationError as exc:
-        tags = ("immediate", "duration", "absence")
+        tags = ("immediate", "duration", "absence", "correlation", "count")
         problems = "\n".join(describe(error, source, lines, tags=tags) for error in exc.errors())
         raise RulesError(f"invalid rules:\n{problems}") from exc
     return RuleSet.of(source, document)

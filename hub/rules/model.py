@@ -39,8 +39,12 @@ __all__ = [
     "NEVER_AUTO_RESOLVED",
     "AbsenceRule",
     "AnyRule",
+    "CorrelationRule",
+    "CountRule",
     "DurationRule",
+    "Group",
     "ImmediateRule",
+    "Link",
     "Match",
     "RuleFile",
     "Schedule",
@@ -157,6 +161,14 @@ class Schedule(_Model):
         return any(window.contains(local) for window in self.windows)
 
 
+class Group(_Model):
+    """When `min_alerts` alerts of one rule open across sites within `window_s`, they form
+    one incident: notified once, then updated, instead of one notification per alert."""
+
+    window_s: int = Field(default=60, ge=1, le=3600, description="Seconds between alerts.")
+    min_alerts: int = Field(default=5, ge=2, le=10_000, description="Alerts that make one.")
+
+
 class _Rule(_Model):
     name: Name
     severity: Severity = Field(description="The alert's severity when it opens.")
@@ -169,6 +181,9 @@ class _Rule(_Model):
         "again after as long.",
     )
     schedule: Schedule | None = Field(default=None, description="When the rule applies.")
+    group: Group | None = Field(
+        default=None, description="Alerts of this rule across sites grouped into incidents."
+    )
 
 
 class ImmediateRule(_Rule):
@@ -229,13 +244,52 @@ class AbsenceRule(_Rule):
     )
 
 
-AnyRule = Annotated[ImmediateRule | DurationRule | AbsenceRule, Field(discriminator="kind")]
+class CorrelationRule(_Rule):
+    """`first` then `then` at one site within `within_s` (by their `at`, in either arrival
+    order): one alert for the `first` event's device. With `linked`, the `then` event
+    must come from a device linked to it (the file's `links`), e.g. door forced and
+    motion on the camera that watches that door."""
+
+    kind: Literal["correlation"]
+    first: Match = Field(description="The first event.")
+    then: Match = Field(description="The event that confirms it.")
+    within_s: int = Field(ge=1, le=86_400, description="Seconds from first to then.")
+    linked: bool = Field(default=False, description="`then` must come from a linked device.")
+
+
+class CountRule(_Rule):
+    """`count` matching events at one site within `within_s`: one alert for the site,
+    e.g. three alarms in five minutes."""
+
+    kind: Literal["count"]
+    match: Match = Field(description="The events counted.")
+    count: int = Field(ge=2, le=1000, description="How many make the alert.")
+    within_s: int = Field(ge=1, le=86_400, description="The window, seconds.")
+
+
+class Link(_Model):
+    """Devices of one site that watch the same place (a door and its cameras)."""
+
+    site: str = Field(pattern=_ID.pattern, description="The site.")
+    device: str = Field(pattern=_ID.pattern, description="One device, e.g. a door.")
+    to: tuple[Annotated[str, Field(pattern=_ID.pattern)], ...] = Field(
+        min_length=1, max_length=64, description="The devices linked to it, e.g. cameras."
+    )
+
+
+AnyRule = Annotated[
+    ImmediateRule | DurationRule | AbsenceRule | CorrelationRule | CountRule,
+    Field(discriminator="kind"),
+]
 
 
 class RuleFile(_Model):
     """A rules file: the rules, names unique."""
 
     rules: tuple[AnyRule, ...] = Field(max_length=500, description="Every rule, in order.")
+    links: tuple[Link, ...] = Field(
+        default=(), max_length=100_000, description="Device links (both ways)."
+    )
 
     @field_validator("rules")
     @classmethod

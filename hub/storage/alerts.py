@@ -19,6 +19,7 @@ from hub.errors import HubError
 from wire import (
     MAX_ALERT_EVENTS,
     AlertTransition,
+    Incident,
     Severity,
     Transition,
     encode,
@@ -179,6 +180,8 @@ class Raise:
     events: tuple[uuid.UUID, ...] = ()
     title: str | None = None
     escalate_after: timedelta | None = None
+    group: tuple[timedelta, int] | None = None
+    """(window, min_alerts) when the rule groups its alerts into incidents."""
 
 
 async def raise_alert(
@@ -228,7 +231,12 @@ async def mute(
 
 
 def alert_payload(
-    alert: AlertRow, transition: Transition, *, by: str | None = None, note: str | None = None
+    alert: AlertRow,
+    transition: Transition,
+    *,
+    by: str | None = None,
+    note: str | None = None,
+    incident: Incident | None = None,
 ) -> bytes:
     """The wire form of `alert` after `transition`, as the relay publishes it."""
     return encode(
@@ -247,6 +255,7 @@ def alert_payload(
             event_ids=alert.event_ids,
             by=by,
             note=note,
+            incident=incident,
         )
     )
 
@@ -270,16 +279,18 @@ async def record_transition(
     actor: str,
     note: str | None = None,
     notify: bool = True,
+    incident: Incident | None = None,
 ) -> bool:
     """Audit `transition` of `alert` by `actor` and queue it for delivery unless `alert`
-    is muted or `notify` is False; whether it was queued."""
+    is muted or `notify` is False; whether it was queued. `incident` rides along in the
+    payload (the leading alert of an incident)."""
     queued = notify and not alert.muted
     await cur.execute(
         _AUDIT,
         [alert.alert_id, alert.revision, transition.value, alert.severity, actor, note, queued],
     )
     if queued:
-        payload = alert_payload(alert, transition, by=actor, note=note)
+        payload = alert_payload(alert, transition, by=actor, note=note, incident=incident)
         await cur.execute(
             _OUTBOX, [alert.alert_id, alert.revision, transition.value, alert.site, payload]
         )

@@ -74,7 +74,8 @@ def test_bad_alerts_are_refused(change: Change, message: str) -> None:
 
 
 def test_the_largest_alert_fits_the_size_limit() -> None:
-    """Every field at its bound (1,000 ids, a 4 KiB note) still encodes within 64 KiB."""
+    """Every field at its bound (1,000 ids, a 4 KiB note, 100 incident sites) still encodes
+    within 64 KiB."""
     alert = wire.AlertTransition(
         v=1,
         alert_id=uuid.uuid4(),
@@ -90,5 +91,11 @@ def test_the_largest_alert_fits_the_size_limit() -> None:
         event_ids=tuple(wire.new_event_id() for _ in range(wire.MAX_ALERT_EVENTS)),
         by="b" * 128,
         note="注" * 4096,
+        incident=wire.Incident(
+            incident_id=uuid.uuid4(),
+            count=2**63 - 1,
+            sites=tuple(f"{i:03d}" + "s" * 61 for i in range(wire.MAX_INCIDENT_SITES)),
+        ),
     )
+    assert len(wire.encode(alert)) <= 64 * 1024
     assert wire.decode_alert(wire.encode(alert)) == alert

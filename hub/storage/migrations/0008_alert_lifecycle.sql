@@ -76,7 +76,11 @@ CREATE TABLE incidents (
     last_at     timestamptz NOT NULL,
     count       bigint      NOT NULL CHECK (count >= 1),
     sites       text[]      NOT NULL,
-    leader      uuid        NOT NULL REFERENCES alerts (alert_id)
+    leader      uuid        NOT NULL REFERENCES alerts (alert_id),
+    -- The count the last notification carried, and when it went: the rule clock sends
+    -- the leader's `updated` transition when the count has grown, at most every 10 s.
+    notified_count bigint   NOT NULL DEFAULT 0,
+    notified_at timestamptz
 );
 CREATE INDEX incidents_rule_last ON incidents (rule, last_at DESC);
 ALTER TABLE alerts ADD CONSTRAINT alerts_incident
