@@ -80,6 +80,11 @@ async def test_migrate_creates_hypertable_policies_and_aggregates(timescale: str
         ("events_per_hour", False, timedelta(hours=1)),
         ("events_per_minute", False, timedelta(minutes=1)),
     ]
+    # 0006's hourly-count triggers are plain PostgreSQL's: none on the hypertable.
+    triggers = await rows(
+        timescale, "SELECT tgname FROM pg_trigger WHERE tgrelid = 'events'::regclass"
+    )
+    assert not [name for (name,) in triggers if name.startswith("events_count")]
 
 
 async def test_configured_intervals_replace_the_defaults(timescale: str) -> None:
