@@ -10,6 +10,7 @@ The public surface is re-exported here; `agent.errors` draws the exception tree.
 from agent._version import VERSION
 from agent.config import (
     AgentConfig,
+    CanaryConfig,
     DeliveryConfig,
     DeviceConfig,
     HttpPushConfig,
@@ -36,6 +37,7 @@ __all__ = [
     "AgentConfig",
     "AgentError",
     "Bounds",
+    "CanaryConfig",
     "ConfigError",
     "ConfigProblem",
     "DeliveryConfig",

@@ -67,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # pymodbus logs every failed request with a frame dump; the poller reports a dead
+    # controller itself (device.offline, the status's driver health).
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     return _run(config)
 
 

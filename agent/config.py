@@ -38,6 +38,7 @@ __all__ = [
     "MAX_CHECKIN_S",
     "MIN_TOKEN_LENGTH",
     "AgentConfig",
+    "CanaryConfig",
     "DeliveryConfig",
     "DeviceConfig",
     "HttpPushConfig",
@@ -286,6 +287,21 @@ class DeviceConfig(Section):
         return self
 
 
+class CanaryConfig(Section):
+    """The end-to-end canary the agent emits for the hub's `canary` rule."""
+
+    interval_s: float = Field(
+        default=60.0,
+        ge=1.0,
+        le=86_400.0,
+        description="Seconds between canary events (test.periodic).",
+    )
+    device: Id = Field(
+        default="canary", description="The canary's device id; no listed device may use it."
+    )
+    enabled: bool = Field(default=True, description="Whether the agent emits the canary.")
+
+
 class AgentConfig(Section):
     """The whole agent: its site, its link to the broker, its outbox, drivers and devices."""
 
@@ -304,6 +320,7 @@ class AgentConfig(Section):
     modbus: ModbusConfig | None = Field(
         default=None, description="The Modbus TCP door controllers, if any."
     )
+    canary: CanaryConfig = Field(default_factory=CanaryConfig, description="The end-to-end canary.")
     status_interval_s: float = Field(
         default=30.0, ge=1.0, le=3600.0, description="How often the retained status is renewed."
     )
@@ -330,6 +347,15 @@ class AgentConfig(Section):
                     raise located(message, index, "token")
                 tokens[secret] = index
         return devices
+
+    @model_validator(mode="after")
+    def _canary_is_not_a_device(self) -> AgentConfig:
+        if self.canary.enabled:
+            for index, device in enumerate(self.devices):
+                if device.id == self.canary.device:
+                    message = f"{device.id!r} is the canary's id (canary.device): rename one"
+                    raise located(message, "devices", index, "id")
+        return self
 
     @model_validator(mode="after")
     def _drivers_name_their_devices(self) -> AgentConfig:

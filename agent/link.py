@@ -5,7 +5,9 @@ CONNECT, is the same status saying `offline`), the retained inventory of configu
 devices, the subscription to the site's `ack` topic, then every event waiting in the
 outbox, P0 first, then by seq. After that, events are published as they are appended;
 each ack deletes exactly the (epoch, seq) it names from the outbox; the status is
-renewed every `status_interval_s`, and at once when `degraded` changes.
+renewed every `status_interval_s`, and at once when `degraded` changes. Given a state
+board, it also publishes each device's state retained (`agent._state_publisher`): the
+whole board on every connect, then each change.
 
 Pacing (`docs/delivery.md`): at most `max_inflight` QoS 1 publishes await their PUBACK
 at once (fewer if an MQTT 5 broker's receive-maximum says so); at most `max_unacked`
@@ -34,6 +36,7 @@ import aiomqtt
 
 import wire
 from agent._backoff import Backoff
+from agent._state_publisher import publish_states
 from agent._unacked import Unacked
 from wire import DriverState, Lane, Presence
 
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
 
     from agent.config import AgentConfig
     from agent.outbox import Entry, Outbox
+    from agent.state import StateBoard
 
 __all__ = ["PAGE_SIZE", "Link", "client_id_for"]
 
@@ -80,7 +84,7 @@ class Link:
     from entry until exit, which says `offline` and disconnects cleanly.
 
     `drivers` reports each driver's health for the status; `started_at` is when the
-    agent process started.
+    agent process started; `states`, if given, is the board of device states to publish.
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class Link:
         version: str,
         started_at: datetime,
         drivers: Callable[[], Mapping[str, wire.DriverHealth]] = dict,
+        states: StateBoard | None = None,
     ) -> None:
         self._config = config
         self._mqtt = config.mqtt
@@ -98,6 +103,7 @@ class Link:
         self._version = version
         self._started_at = wire.format_time(started_at)
         self._drivers = drivers
+        self._states = states
         self._topics = wire.TopicSpace(config.mqtt.topic_prefix)
         self._backoff = Backoff(config.mqtt.reconnect_min_s, config.mqtt.reconnect_max_s)
         self._stop = asyncio.Event()
@@ -241,6 +247,10 @@ class Link:
                     tasks.create_task(self._resend(client), name="link:resend")
                     tasks.create_task(self._renew_status(client), name="link:status")
                     tasks.create_task(self._until_stopped(), name="link:stop")
+                    if self._states is not None:
+                        site = self._config.site
+                        states = publish_states(client, self._states, self._topics, site)
+                        tasks.create_task(states, name="link:states")
             except* _Stopping:
                 await self._say_offline(client, self._status(Presence.OFFLINE, "shutdown"))
             except* (aiomqtt.MqttError, OSError):

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Self
 
 from agent._version import VERSION
+from agent.canary import Canary
 from agent.drivers.http import DRIVER as HTTP_DRIVER
 from agent.drivers.http import HttpPushServer
 from agent.drivers.modbus import ModbusPoller
@@ -25,6 +26,7 @@ from agent.drivers.sia import SiaReceiver
 from agent.errors import AgentError
 from agent.link import Link
 from agent.outbox import Bounds, Outbox
+from agent.state import StateBoard
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,6 +53,7 @@ class Agent:
         self._sia: SiaReceiver | None = None
         self._modbus: ModbusPoller | None = None
         self._link: Link | None = None
+        self._states = StateBoard(config.site, capacity=len(config.devices))
 
     async def __aenter__(self) -> Self:
         config = self._config
@@ -68,13 +71,15 @@ class Agent:
                 self._http = await stack.enter_async_context(
                     HttpPushServer(config.http, config.devices, self._outbox)
                 )
+            if config.canary.enabled:
+                await stack.enter_async_context(Canary(config.canary, self._outbox))
             if config.sia is not None:
                 self._sia = await stack.enter_async_context(
                     SiaReceiver(config.sia, config.devices, self._outbox)
                 )
             if config.modbus is not None:
                 self._modbus = await stack.enter_async_context(
-                    ModbusPoller(config.modbus, config.devices, self._outbox)
+                    ModbusPoller(config.modbus, config.devices, self._outbox, states=self._states)
                 )
             self._link = await stack.enter_async_context(
                 Link(
@@ -83,6 +88,7 @@ class Agent:
                     version=VERSION,
                     started_at=started_at,
                     drivers=self._driver_health,
+                    states=self._states,
                 )
             )
             self._stack = stack.pop_all()
@@ -124,6 +130,11 @@ class Agent:
     def modbus(self) -> ModbusPoller | None:
         """The Modbus TCP poller, when the config has a `modbus` section."""
         return self._modbus
+
+    @property
+    def states(self) -> StateBoard:
+        """The latest state of each device, which the link publishes retained."""
+        return self._states
 
     @property
     def link(self) -> Link:

@@ -1,7 +1,9 @@
 """Command line of the simulators: `python -m simulators` or `shouwang-sim`.
 
 - `demo`: the whole system on this machine and a scripted scenario (what `scripts/demo` runs);
-- `http-device`: one HTTP push device (panic button, smart lock) posting to an agent.
+- `http-device`: one HTTP push device (panic button, smart lock) posting to an agent;
+- `door-controller`: Modbus TCP door controllers whose doors move at random;
+- `alarm-panel`: one SIA DC-09 alarm panel reporting to an agent's receiver.
 
 Exit codes: 0 done, 1 a service or device failed, 2 bad usage.
 """
@@ -20,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import wire
+from simulators import alarm_panel
 from simulators.demo import DemoOptions, run_demo
 from simulators.demo.services import DemoServiceError
+from simulators.door_controller import DoorController, DoorMap, Layout, RandomRates
 from simulators.http_device import HttpDevice, parse_script
 
 TOKEN_VARIABLE = "SHOUWANG_DEVICE_TOKEN"  # noqa: S105 - the name of a variable, no secret
@@ -58,7 +62,41 @@ def build_parser() -> argparse.ArgumentParser:
     plays.add_argument("--random-mean-s", type=float, help="press at random, mean interval")
     device.add_argument("--types", default="door.opened,door.closed", help="types for --random")
     device.add_argument("--seed", type=int, default=1)
+    doors = commands.add_parser(
+        "door-controller", help="Modbus TCP door controllers (docs/devices.md has the map)"
+    )
+    doors.add_argument("--host", default="127.0.0.1")
+    doors.add_argument("--port", type=int, default=5020, help="the first controller's port")
+    doors.add_argument("--count", type=int, default=1, help="controllers, on consecutive ports")
+    doors.add_argument("--doors", type=int, default=16, help="doors per controller")
+    doors.add_argument("--device-id", type=int, default=1, help="the Modbus unit id")
+    doors.add_argument("--layout", choices=[str(layout) for layout in Layout], default="discrete")
+    doors.add_argument("--base", type=int, default=0, help="the map's first address")
+    doors.add_argument("--passage-s", type=float, default=120.0, help="mean s between passages")
+    doors.add_argument("--seed", type=int, default=1)
+    panel = commands.add_parser(
+        "alarm-panel", help=f"a SIA DC-09 panel; AES key from ${alarm_panel.KEY_VARIABLE}"
+    )
+    alarm_panel.add_arguments(panel)
     return parser
+
+
+async def _door_controllers(args: argparse.Namespace) -> None:
+    door_map = DoorMap(Layout(args.layout), args.base)
+    rng = random.Random(args.seed)  # noqa: S311 - reproducible
+    rates = RandomRates(passage_s=args.passage_s)
+    async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
+        for n in range(args.count):
+            sim = DoorController(
+                args.doors,
+                device_id=args.device_id,
+                host=args.host,
+                port=args.port + n,
+                door_map=door_map,
+            )
+            await stack.enter_async_context(sim)
+            tasks.create_task(sim.run_random(random.Random(rng.getrandbits(64)), rates))  # noqa: S311
+        print(f"{args.count} door controllers on {args.host}:{args.port}+", flush=True)  # noqa: T201
 
 
 async def _device(args: argparse.Namespace, token: str) -> None:
@@ -111,6 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ValueError as exc:
                 parser.error(str(exc))
             work = _device(args, token)
+        case "door-controller":
+            work = _door_controllers(args)
+        case "alarm-panel":
+            try:
+                alarm_panel.parse_script(args.script or "", alarm_panel.Protocol(args.protocol))
+            except ValueError as exc:
+                parser.error(str(exc))
+            work = alarm_panel.run_from_arguments(args, os.environ.get(alarm_panel.KEY_VARIABLE))
     failures: list[Exception] = []
     try:
         _run_until_signal(work)

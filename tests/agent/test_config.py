@@ -11,6 +11,7 @@ import pytest
 import wire
 from agent import (
     AgentConfig,
+    CanaryConfig,
     ConfigError,
     DeliveryConfig,
     DeviceConfig,
@@ -34,6 +35,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "`outbox`": OutboxConfig,
     "`delivery`": DeliveryConfig,
     "`http`": HttpPushConfig,
+    "`canary`": CanaryConfig,
     "`devices[]`": DeviceConfig,
 }
 

@@ -1,0 +1,1 @@
+"""Tests of the agent's device drivers."""

@@ -1,0 +1,65 @@
+"""End to end: a door forced on the Modbus simulator reaches MQTT through the real agent."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+import wire
+from agent import Agent
+from simulators.door_controller import DoorController
+from tests.agent.drivers.modbus_rig import SITE, agent_config, controller_entry, door_ids
+from tests.agent.support import Watcher, clear_retained, mqtt_section, on, status_is
+from wire import DriverState, EventType, Kind, Presence
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.agent.conftest import Space
+    from tests.agent.support import Seen
+
+pytestmark = pytest.mark.integration
+
+
+async def test_forced_door_arrives_as_a_v1_event_with_its_state(
+    tmp_path: Path, space: Space
+) -> None:
+    """Simulator door forced → agent → `events/door_lock/{device}` door.forced, state retained."""
+    async with DoorController(4, device_id=5) as sim:
+        doors = door_ids("door", 4)
+        config = agent_config(
+            tmp_path,
+            [controller_entry(sim, doors)],
+            mqtt=mqtt_section(space.endpoint, space.prefix),
+        )
+        forced_door = doors[2]
+        events = space.topics.events(SITE, Kind.DOOR_LOCK, forced_door)
+        states = [space.topics.state(SITE, Kind.DOOR_LOCK, door) for door in doors]
+        try:
+            async with Watcher(space.endpoint, space.everything) as watcher, Agent(config):
+                [online] = await watcher.wait_for(status_is(space.status, Presence.ONLINE), "up")
+                modbus = wire.decode_status(online.payload).drivers["modbus"]
+                assert modbus.state is DriverState.OK
+                await watcher.wait_for(on(states[2]), "the door's first state")
+                await sim.force(2, open_s=0.3)
+
+                def forced(seen: Seen) -> bool:
+                    return seen.topic == events and b'"door.forced"' in seen.payload
+
+                [seen] = await watcher.wait_for(forced, "door.forced on MQTT")
+                topic = wire.EventTopic(SITE, Kind.DOOR_LOCK, forced_door)
+                event = wire.decode_event(seen.payload, topic)
+                assert (event.type, event.site, event.device) == (
+                    EventType.DOOR_FORCED,
+                    SITE,
+                    forced_door,
+                )
+                assert event.kind is Kind.DOOR_LOCK
+                assert event.source["driver"] == "modbus"
+                assert (event.source["device_id"], event.source["door"]) == (5, 3)
+                assert event.lane is wire.Lane.P0
+                state_seen = await watcher.wait_for(on(states[2]), "the open state", count=2)
+                assert wire.decode_state(state_seen[1].payload).state["door"] == "open"
+        finally:
+            await clear_retained(space.endpoint, *states)
