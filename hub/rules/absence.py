@@ -8,6 +8,9 @@
 - `canary`: a site whose device `canary_device` has sent nothing for `grace_s` (agents
   emit a `test.periodic` canary: when it stops arriving, the path agent → broker → hub
   is broken somewhere even if every part looks up); resolved when it arrives again.
+- `relay`: a site with an alert transition still undelivered to MQTT `grace_s` after
+  it was written: the relay is stalled (broker unreachable, relay stuck). The alert
+  still reaches webhooks, the live stream and the console; resolved once delivered.
 
 Each tick is one query for what is missing and has no unresolved alert yet, and one for
 what has an unresolved alert and is no longer missing.
@@ -46,6 +49,10 @@ WHERE d.inventoried AND d.last_seen IS NULL AND d.inventoried_at <= %(now)s - %(
     "canary": """
 SELECT d.site, d.device FROM devices d
 WHERE d.device = %(canary)s AND d.last_seen <= %(now)s - %(grace)s
+""",
+    "relay": """
+SELECT DISTINCT o.site, NULL::text FROM alert_outbox o
+WHERE o.delivered_at IS NULL AND o.created_at <= %(now)s - %(grace)s
 """,
 }
 

@@ -227,10 +227,14 @@ class AbsenceRule(_Rule):
       was inventoried.
     - `canary`: no `test.periodic` event from the site's device `canary_device` for
       `grace_s` (the end-to-end path is broken even if everything looks up).
+    - `relay`: a transition of the site's alerts still undelivered to MQTT `grace_s`
+      after it was written (the hub's relay is stalled).
     """
 
     kind: Literal["absence"]
-    of: Literal["agent", "never_reported", "canary"] = Field(description="What is awaited.")
+    of: Literal["agent", "never_reported", "canary", "relay"] = Field(
+        description="What is awaited."
+    )
     grace_s: int = Field(ge=1, le=30 * 86_400, description="How long it may be missing, seconds.")
     offline_grace_s: int = Field(
         default=30, ge=0, le=3600, description="`agent`: how long an LWT offline is tolerated."

@@ -140,3 +140,27 @@ async def test_an_inventoried_device_that_never_reports(database: str) -> None:
     await ingest(database, RULES, [ev("door.opened", at=T0 + minutes(61), device="lock-9")], now=T0)
     assert await clock(database, RULES, now=T0 + minutes(62)) == 1
     assert [a.state for a in await alerts(database)] == ["resolved"]
+
+
+RELAY = rules("""rules:
+  - name: relay-stalled
+    kind: absence
+    of: relay
+    grace_s: 60
+    severity: high
+""")
+
+
+async def test_a_stalled_relay_is_itself_an_alert(database: str) -> None:
+    """A transition undelivered for 60 s opens `relay-stalled` for its site; once
+    delivered, the alert resolves."""
+    await migrated(database)
+    await ingest(database, RULES, [ev("device.offline", at=T0, device="lock-1")], now=T0)
+    [(written,)] = await rows(database, "SELECT created_at FROM alert_outbox")
+    assert await clock(database, RELAY, now=written + minutes(0.9)) == 0
+    assert await clock(database, RELAY, now=written + minutes(1)) == 1
+    stalled = [a for a in await alerts(database) if a.rule == "relay-stalled"]
+    assert [(a.site, a.device, a.state) for a in stalled] == [("room-07", None, "open")]
+    await rows(database, "UPDATE alert_outbox SET delivered_at = now() RETURNING 1")
+    assert await clock(database, RELAY, now=written + minutes(2)) == 1
+    assert [a.state for a in await alerts(database) if a.rule == "relay-stalled"] == ["resolved"]
