@@ -12,6 +12,7 @@ client id) are computed by `hub.runtime`, never stored here.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self
 
 import yaml
@@ -19,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     ValidationError,
     field_validator,
@@ -30,7 +32,6 @@ from wire import TopicSpace, WireError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from pathlib import Path
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -39,7 +40,9 @@ __all__ = [
     "HubConfig",
     "IngestConfig",
     "MqttConfig",
+    "RulesConfig",
     "StorageConfig",
+    "WebhooksConfig",
     "load_config",
     "parse_config",
 ]
@@ -254,6 +257,92 @@ class StorageConfig(_Section):
         return self
 
 
+class WebhooksConfig(_Section):
+    """Delivery of alert transitions to the webhooks registered through the API
+    (docs/alerting.md, "Webhooks")."""
+
+    allow_networks: tuple[IPvAnyNetwork, ...] = Field(
+        default=(),
+        max_length=64,
+        description="CIDRs a webhook may point into although they are loopback, private, "
+        "link-local, CGNAT or reserved (refused otherwise); empty by default.",
+    )
+    allow_http: bool = Field(
+        default=False, description="Accept plain http:// URLs (https:// only otherwise)."
+    )
+    connect_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="Longest wait to connect to a receiver."
+    )
+    read_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Longest wait for each read of the answer."
+    )
+    total_timeout_s: float = Field(
+        default=15.0, gt=0, le=300, description="Longest one attempt may take, all told."
+    )
+    retry_window_s: float = Field(
+        default=86400.0,
+        gt=0,
+        le=7 * 86400,
+        description="How long a transition is retried before it is marked failed.",
+    )
+    backoff_initial_s: float = Field(
+        default=5.0, gt=0, le=3600, description="Ceiling of the first retry's random delay."
+    )
+    backoff_max_s: float = Field(
+        default=3600.0,
+        gt=0,
+        le=86400,
+        description="Largest ceiling of a retry's random delay (full jitter under it).",
+    )
+    rotation_overlap_s: float = Field(
+        default=86400.0,
+        ge=0,
+        le=30 * 86400,
+        description="How long the previous secret still signs after a rotation.",
+    )
+    poll_s: float = Field(
+        default=5.0,
+        ge=0.05,
+        le=300,
+        description="How often the webhook relay looks for work without being woken.",
+    )
+    max_in_flight: int = Field(
+        default=32, ge=1, le=1024, description="Most requests in flight at once, per hub."
+    )
+    max_in_flight_per_endpoint: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Most requests in flight to one endpoint, so a slow one cannot take "
+        "every slot.",
+    )
+
+    @model_validator(mode="after")
+    def _timeouts_and_backoff_in_order(self) -> Self:
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ValueError(
+                f"backoff_initial_s {self.backoff_initial_s} is above backoff_max_s "
+                f"{self.backoff_max_s}"
+            )
+        return self
+
+
+class RulesConfig(_Section):
+    """The alert rules: which file, and how often the time-driven ones are judged."""
+
+    path: Path | None = Field(
+        default=None,
+        description="YAML rules file; absent: the rules shipped with the hub "
+        "(hub/rules/defaults.yaml). Reloaded on SIGHUP.",
+    )
+    tick_s: float = Field(
+        default=1.0,
+        ge=0.05,
+        le=60.0,
+        description="Seconds between rounds of the rule clock (durations, absences, escalations).",
+    )
+
+
 class HubConfig(_Section):
     """The whole configuration of one hub process."""
 
@@ -271,6 +360,10 @@ class HubConfig(_Section):
     ingest: IngestConfig = Field(default_factory=IngestConfig, description="Batching.")
     storage: StorageConfig = Field(
         default_factory=StorageConfig, description="Retention and compression."
+    )
+    rules: RulesConfig = Field(default_factory=RulesConfig, description="Alert rules.")
+    webhooks: WebhooksConfig = Field(
+        default_factory=WebhooksConfig, description="Webhook delivery of alert transitions."
     )
 
 

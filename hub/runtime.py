@@ -2,7 +2,7 @@
 
 `Hub` (an async context manager) migrates the database, opens the ingest pool, then
 starts, as named tasks of one `asyncio.TaskGroup`: `mqtt` (the broker link), `status`,
-`relay`, `ingest`, `retention` (plain PostgreSQL only), `api` (uvicorn) and, when
+`relay`, `webhooks`, `ingest`, `retention` (plain PostgreSQL only), `api` (uvicorn) and, when
 `api.metrics_host`/`metrics_port` are set, `metrics` (a second uvicorn serving only
 `/metrics`, which the API then does not serve). A task that fails stops the whole hub
 (the error comes out of `async with Hub(...)`); leaving the block stops the parts in
@@ -29,22 +29,25 @@ from psycopg_pool import AsyncConnectionPool
 from hub.api import create_app, create_metrics_app
 from hub.backoff import Backoff
 from hub.errors import HubError, ListenError
-from hub.health import Health
+from hub.health import Health, Liveness
 from hub.ingest import Ingest, IngestStats
 from hub.metrics import HubMetrics
 from hub.mqtt import LinkSettings, MqttLink
+from hub.notify import WebhookRelay
 from hub.relay import Relay
+from hub.rules import Rules, RulesError, RuleSet, default_rules, load_rules
+from hub.rules.clock import RuleClock
 from hub.status import WILL_REASON, StatusPublisher, StatusReport
 from hub.storage import Migration, Retention, apply_policies, migrate
 from wire import HubComponents, Presence, TopicSpace
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from types import TracebackType
 
     from starlette.types import ASGIApp
 
-    from hub.config import HubConfig
+    from hub.config import HubConfig, RulesConfig
 
 __all__ = ["Hub", "client_id_for", "hub_id_for", "migrate_database", "run_hub"]
 
@@ -121,6 +124,11 @@ class Hub:
         self._stack: AsyncExitStack | None = None
         self._link: MqttLink | None = None
         self._ingest: Ingest | None = None
+        self._on_transitions: Callable[[], None] | None = None
+        self.rules = Rules(rules_of(config.rules))
+        """The rules in force (`reload_rules` replaces them)."""
+        self.webhooks_liveness = Liveness()
+        """The webhook relay's loop (not yet part of the hub status's components)."""
         self.api_port = 0
         self.metrics_port: int | None = None
         """The port `/metrics` listens on apart from the API, if configured."""
@@ -179,7 +187,12 @@ class Hub:
         registry = self.metrics.registry
         api = self._config.api
         app = create_app(
-            self._config.database, probe=self, metrics=registry if metrics_sock is None else None
+            self._config.database,
+            probe=self,
+            metrics=registry if metrics_sock is None else None,
+            webhooks_config=self._config.webhooks,
+            rules=self.rules,
+            on_transitions=self._transitions_written,
         )
         self._serve(stack, tasks, app, sock, name="api", what="the API")
         logger.info("API listening on %s:%d", api.host, self.api_port)
@@ -307,6 +320,21 @@ class Hub:
                 tasks=tasks,
             )
         )
+        webhooks = await stack.enter_async_context(
+            WebhookRelay(
+                pool=pool,
+                config=config.webhooks,
+                liveness=self.webhooks_liveness,
+                tasks=tasks,
+            )
+        )
+
+        def on_transitions() -> None:
+            relay.wake()
+            webhooks.wake()
+
+        self._on_transitions = on_transitions
+
         self._ingest = await stack.enter_async_context(
             Ingest(
                 link=self._link,
@@ -315,11 +343,42 @@ class Hub:
                 config=config.ingest,
                 health=self.health,
                 metrics=self.metrics,
-                on_transitions=relay.wake,
+                on_transitions=on_transitions,
+                rules=self.rules,
                 tasks=tasks,
                 connect_timeout_s=config.database.connect_timeout_s,
             )
         )
+        await stack.enter_async_context(
+            RuleClock(
+                pool=pool,
+                rules=self.rules,
+                liveness=self.health.rules,
+                on_transitions=on_transitions,
+                tasks=tasks,
+                tick_s=config.rules.tick_s,
+            )
+        )
+
+    def _transitions_written(self) -> None:
+        """Wake the relays: a commit outside ingest (an operator's action) queued some."""
+        if self._on_transitions is not None:
+            self._on_transitions()
+
+    def reload_rules(self) -> bool:
+        """Read the rules file again and run it from the next batch; whether it took.
+
+        A file that does not validate is logged with every problem, and the rules in
+        force stay.
+        """
+        try:
+            rules = rules_of(self._config.rules)
+        except RulesError as exc:
+            logger.error("rules not reloaded, the current ones stay: %s", exc)  # noqa: TRY400
+            return False
+        self.rules.replace(rules)
+        logger.info("rules reloaded from %s: %d rules", rules.source, len(rules.rules))
+        return True
 
     async def __aenter__(self) -> Self:
         async with AsyncExitStack() as stack:
@@ -341,6 +400,11 @@ class Hub:
         return await stack.__aexit__(exc_type, exc, tb)
 
 
+def rules_of(config: RulesConfig) -> RuleSet:
+    """The rules `config` names (`RulesError` if they do not validate)."""
+    return default_rules() if config.path is None else load_rules(config.path)
+
+
 async def run_hub(config: HubConfig) -> None:
     """Run a hub until SIGINT or SIGTERM, then stop it cleanly."""
     loop = asyncio.get_running_loop()
@@ -358,9 +422,10 @@ async def run_hub(config: HubConfig) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        async with Hub(config):
+        async with Hub(config) as hub:
             running = True
+            loop.add_signal_handler(signal.SIGHUP, hub.reload_rules)
             await stop.wait()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)

@@ -12,17 +12,20 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
+from hub.api import alerts, routes, silences, sites, stats, stream, tokens, webhooks
 from hub.api import metrics as metrics_route
-from hub.api import routes, sites, stats, tokens
+from hub.api import rules as rules_api
 from hub.api.auth import Viewer  # noqa: TC001 - FastAPI reads it at run time
+from hub.config import WebhooksConfig
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from prometheus_client import CollectorRegistry
 
     from hub.api.probe import HubProbe
     from hub.config import DatabaseConfig
+    from hub.rules import Rules
 
 __all__ = ["create_app", "create_metrics_app", "openapi_document"]
 
@@ -44,9 +47,15 @@ def create_app(
     *,
     probe: HubProbe | None = None,
     metrics: CollectorRegistry | None = None,
+    webhooks_config: WebhooksConfig | None = None,
+    rules: Rules | None = None,
+    on_transitions: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The API over the database `database` names, reporting on `probe`'s hub if given,
-    and serving `metrics` at `/metrics` if given.
+    and serving `metrics` at `/metrics` if given; webhooks are checked against
+    `webhooks_config` (the defaults if None). `rules` are the hub's rules in force (the
+    shipped ones if None); `on_transitions` is called after a request queued alert
+    transitions (the hub wakes its relays).
 
     Every route but `/health` and `/metrics` needs a bearer token from `api_tokens`
     (`hub.api.auth`), `/openapi.json` included (any valid token); there is no
@@ -70,6 +79,9 @@ def create_app(
         # transport that runs the lifespan by hand (tests, scripts).
         app.state.pool = pool
         app.state.probe = probe
+        app.state.on_transitions = on_transitions
+        if rules is not None:
+            app.state.rules = rules
         app.state.health_timeout_s = min(database.connect_timeout_s, _HEALTH_TIMEOUT_S)
         try:
             yield
@@ -77,6 +89,7 @@ def create_app(
             await pool.close()
 
     app = _api(lifespan)
+    app.state.webhooks = webhooks_config or WebhooksConfig()
     if metrics is not None:
         app.state.metrics = metrics
         app.include_router(metrics_route.router)
@@ -100,7 +113,8 @@ def _api(lifespan: Any = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    for module in (routes, sites, stats, tokens):
+    # `stream` before `alerts`: /api/v1/alerts/stream is not an /api/v1/alerts/{alert_id}.
+    for module in (routes, stream, alerts, silences, rules_api, sites, stats, tokens, webhooks):
         app.include_router(module.router)
     return app
 

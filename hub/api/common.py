@@ -6,7 +6,15 @@ import psycopg
 from fastapi import HTTPException, Query, Request, status
 from psycopg_pool import AsyncConnectionPool
 
-__all__ = ["ID_REGEX", "Cursor", "Limit", "not_found", "pool", "unprocessable"]
+__all__ = [
+    "ID_REGEX",
+    "Cursor",
+    "Limit",
+    "not_found",
+    "pool",
+    "transitions_written",
+    "unprocessable",
+]
 
 # Pydantic's regex engine has no `\Z`; its `$` means the very end already.
 ID_REGEX: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -20,6 +28,14 @@ Cursor = Annotated[
 def pool(request: Request) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
     """The API's connection pool, opened by the lifespan."""
     return cast("AsyncConnectionPool[psycopg.AsyncConnection[Any]]", request.app.state.pool)
+
+
+def transitions_written(request: Request) -> None:
+    """Tell the hub's relays that a commit queued alert transitions (deliver them now,
+    not at their next poll); nothing when the app runs without a hub."""
+    wake = getattr(request.app.state, "on_transitions", None)
+    if wake is not None:
+        wake()
 
 
 def unprocessable(*, parameter: str, message: str, where: str = "query") -> HTTPException:

@@ -5,19 +5,32 @@ from typing import Literal, cast
 
 from hub.api.models import (
     AlertOut,
+    AuditEntryOut,
     DeviceCounts,
     DeviceOut,
     EventOut,
+    SilenceOut,
     SiteDetail,
     SiteOut,
     TokenOut,
 )
 from hub.storage import AlertRecord, EventRecord
+from hub.storage.audit import AuditRecord
+from hub.storage.silences import SilenceRecord
 from hub.storage.sites import DeviceRecord, SiteRecord
 from hub.storage.tokens import TokenInfo
 from wire import format_time
 
-__all__ = ["alert_out", "device_out", "event_out", "site_detail", "site_out", "token_out"]
+__all__ = [
+    "alert_out",
+    "audit_entry_out",
+    "device_out",
+    "event_out",
+    "silence_out",
+    "site_detail",
+    "site_out",
+    "token_out",
+]
 
 
 def _time(value: datetime | None) -> str | None:
@@ -58,6 +71,47 @@ def alert_out(r: AlertRecord) -> AlertOut:
         event_ids=r.event_ids,
         created_at=format_time(r.created_at),
         updated_at=format_time(r.updated_at),
+        title=r.title,
+        acked_by=r.acked_by,
+        acked_at=_time(r.acked_at),
+        resolved_by=r.resolved_by,
+        resolved_at=_time(r.resolved_at),
+        escalations=r.escalations,
+        silence_id=r.silence_id,
+        inhibited_by=r.inhibited_by,
+        incident_id=r.incident_id,
+    )
+
+
+_Transition = Literal["opened", "updated", "escalated", "acknowledged", "resolved"]
+
+
+def audit_entry_out(r: AuditRecord) -> AuditEntryOut:
+    """The body of one audit entry."""
+    return AuditEntryOut(
+        revision=r.revision,
+        transition=cast("_Transition", r.transition),
+        severity=r.severity,
+        actor=r.actor,
+        note=r.note,
+        notified=r.notified,
+        at=format_time(r.at),
+    )
+
+
+def silence_out(r: SilenceRecord) -> SilenceOut:
+    """The body of one silence."""
+    return SilenceOut(
+        silence_id=r.silence_id,
+        site=r.site,
+        device=r.device,
+        rule=r.rule,
+        starts_at=format_time(r.starts_at),
+        ends_at=format_time(r.ends_at),
+        created_by=r.created_by,
+        reason=r.reason,
+        created_at=format_time(r.created_at),
+        active=r.active,
     )
 
 

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "AlertOut",
     "AlertPage",
+    "AuditEntryOut",
+    "AuditTrail",
     "ComponentOut",
     "DeviceCounts",
     "DeviceDetail",
@@ -18,6 +20,8 @@ __all__ = [
     "EventOut",
     "EventPage",
     "HealthOut",
+    "SilenceOut",
+    "SilencePage",
     "SiteDetail",
     "SiteList",
     "SiteOut",
@@ -74,12 +78,68 @@ class AlertOut(_Out):
     event_ids: list[uuid.UUID] = Field(description="the first 1,000 events gathered")
     created_at: Time
     updated_at: Time
+    title: str | None = Field(description="the rule's one-line description of it")
+    acked_by: str | None = Field(description="who acknowledged it (`token:<id> (<label>)`)")
+    acked_at: Time | None
+    resolved_by: str | None = Field(description="who resolved it (or the rule that did)")
+    resolved_at: Time | None
+    escalations: int = Field(ge=0, description="times escalated while unacknowledged")
+    silence_id: uuid.UUID | None = Field(
+        description="muted: the silence that covers it (stored, not notified)"
+    )
+    inhibited_by: uuid.UUID | None = Field(
+        description="muted: the alert that inhibits it (a blind site's `site.blind`)"
+    )
+    incident_id: uuid.UUID | None = Field(description="the incident it is grouped into")
 
 
 class AlertPage(_Out):
     """A page of alerts, newest first (by creation)."""
 
     alerts: list[AlertOut]
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null at the end"
+    )
+
+
+class AuditEntryOut(_Out):
+    """One transition of an alert, as recorded when it happened."""
+
+    revision: int = Field(ge=1)
+    transition: Literal["opened", "updated", "escalated", "acknowledged", "resolved"]
+    severity: str = Field(description="the alert's severity after the transition")
+    actor: str = Field(description="`token:<id> (<label>)` for people, `rule:<name>` for rules")
+    note: str | None
+    notified: bool = Field(description="queued for delivery (false: the alert was muted)")
+    at: Time
+
+
+class AuditTrail(_Out):
+    """Every transition of one alert, oldest first (by revision)."""
+
+    alert_id: uuid.UUID
+    entries: list[AuditEntryOut]
+
+
+class SilenceOut(_Out):
+    """A silence: matching alerts are stored but not notified during its interval."""
+
+    silence_id: uuid.UUID
+    site: str | None = Field(description="null: every site")
+    device: str | None = Field(description="null: every device of the site")
+    rule: str | None = Field(description="null: every rule")
+    starts_at: Time
+    ends_at: Time = Field(description="exclusive; set to the time it was ended early")
+    created_by: str
+    reason: str
+    created_at: Time
+    active: bool = Field(description="it covers alerts right now")
+
+
+class SilencePage(_Out):
+    """A page of silences, newest first (by creation)."""
+
+    silences: list[SilenceOut]
     next_cursor: str | None = Field(
         description="pass as `cursor` for the next page; null at the end"
     )

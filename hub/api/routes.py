@@ -1,8 +1,9 @@
-"""The API's endpoints for health, events and alerts (sites and devices: `hub.api.sites`)."""
+"""The API's endpoints for health and events (alerts: `hub.api.alerts`; sites and devices:
+`hub.api.sites`)."""
 
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Final, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Final, cast
 
 import psycopg
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
@@ -10,18 +11,11 @@ from pydantic import AwareDatetime
 
 from hub.api.auth import CallerScope
 from hub.api.common import ID_REGEX, Cursor, Limit, not_found, pool, unprocessable
-from hub.api.convert import alert_out, event_out
+from hub.api.convert import event_out
 from hub.api.cursor import decode_cursor, encode_cursor
 from hub.api.export import CSV_MEDIA_TYPE, events_csv, wants_csv
-from hub.api.models import AlertPage, ComponentOut, EventOut, EventPage, HealthOut
-from hub.storage import (
-    AlertFilter,
-    EventFilter,
-    Position,
-    database_answers,
-    list_alerts,
-    list_events,
-)
+from hub.api.models import ComponentOut, EventOut, EventPage, HealthOut
+from hub.storage import EventFilter, Position, database_answers, list_events
 from hub.storage.queries import get_event
 from wire import EventType, Kind
 
@@ -152,25 +146,3 @@ async def event(
     if found is None:
         raise not_found(what="event")
     return event_out(found)
-
-
-@router.get("/api/v1/alerts", response_model=AlertPage, tags=["alerts"])
-async def alerts(
-    request: Request,
-    scope: CallerScope,
-    *,
-    site: Site = None,
-    state: Annotated[
-        Literal["open", "acknowledged", "resolved"] | None, Query(description="alert state")
-    ] = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-) -> AlertPage:
-    """Alerts in the caller's sites, newest first (by creation, then id), a page at a time."""
-    where = AlertFilter(scope=scope.site_list(), site=site, state=state)
-    after = _position(cursor)
-    async with pool(request).connection() as conn:
-        rows = await list_alerts(conn, where, after, limit + 1)
-    page, more = rows[:limit], len(rows) > limit
-    following = encode_cursor(Position(page[-1].created_at, page[-1].alert_id)) if more else None
-    return AlertPage(alerts=[alert_out(r) for r in page], next_cursor=following)

@@ -26,6 +26,7 @@ from hub.rules.model import (
     CountRule,
     DurationRule,
     ImmediateRule,
+    Link,
     RuleFile,
 )
 
@@ -50,6 +51,7 @@ class RuleSet:
 
     source: str
     rules: tuple[AnyRule, ...]
+    links: tuple[Link, ...] = ()
     immediate: tuple[Immediate, ...] = field(default=(), repr=False)
     duration: tuple[Duration, ...] = field(default=(), repr=False)
     absence: tuple[Absence, ...] = field(default=(), repr=False)
@@ -69,6 +71,7 @@ class RuleSet:
         return cls(
             source=source,
             rules=rules,
+            links=document.links,
             immediate=tuple(Immediate(r) for r in rules if isinstance(r, ImmediateRule)),
             duration=tuple(Duration(r) for r in rules if isinstance(r, DurationRule)),
             absence=tuple(Absence(r) for r in rules if isinstance(r, AbsenceRule)),

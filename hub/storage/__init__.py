@@ -1,5 +1,5 @@
 """PostgreSQL storage: the schema (migrations), batch writes, alerts, outbox, reads,
-statistics and retention.
+statistics, retention and webhooks.
 
 docs/schema.md describes the tables, docs/storage.md TimescaleDB, statistics and
 retention; `migrations/` holds the SQL that makes them.
@@ -32,6 +32,7 @@ from hub.storage.retention import (
     is_hypertable,
 )
 from hub.storage.stats import BUCKETS, Bucket, EventCount, event_counts, has_aggregates
+from hub.storage.webhook_queue import WEBHOOK_FANOUT_LOCK
 from hub.storage.writes import ONLINE_AFTER, write_inbound
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "ONLINE_AFTER",
     "RELAY_LOCK",
     "RETENTION_LOCK",
+    "WEBHOOK_FANOUT_LOCK",
     "AlertFilter",
     "AlertRecord",
     "AlertRow",

@@ -60,6 +60,9 @@ SEVERITY_UP: Final = {
 }
 """One step up, for escalation (critical stays critical, and is notified again)."""
 
+MAX_BY: Final = 128
+"""The contract's bound on `by` (who acted): longer actor names are cut."""
+
 _COLUMNS: Final = (
     "alert_id, rule, severity, site, device, state, revision, count, first_at, last_at, "
     "event_ids, title, silence_id, inhibited_by, incident_id, escalations"
@@ -253,7 +256,7 @@ def alert_payload(
             first_at=format_time(alert.first_at),
             last_at=format_time(alert.last_at),
             event_ids=alert.event_ids,
-            by=by,
+            by=None if by is None else by[:MAX_BY],
             note=note,
             incident=incident,
         )

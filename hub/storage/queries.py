@@ -29,6 +29,7 @@ __all__ = [
     "EventRecord",
     "Position",
     "database_answers",
+    "get_alert_record",
     "get_event",
     "list_alerts",
     "list_events",
@@ -76,11 +77,17 @@ class EventRecord:
 
 @dataclass(frozen=True, slots=True)
 class AlertFilter:
-    """Which alerts to list."""
+    """Which alerts to list; `since` is inclusive, `until` exclusive (both on
+    `created_at`); `severities`: any of these (None: every severity)."""
 
     scope: list[str] | None = None
     site: str | None = None
     state: str | None = None
+    severities: list[str] | None = None
+    rule: str | None = None
+    device: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,15 @@ class AlertRecord:
     event_ids: list[uuid.UUID]
     created_at: datetime
     updated_at: datetime
+    title: str | None
+    acked_by: str | None
+    acked_at: datetime | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    escalations: int
+    silence_id: uuid.UUID | None
+    inhibited_by: uuid.UUID | None
+    incident_id: uuid.UUID | None
 
 
 _EVENT_COLUMNS: Final = sql.SQL(
@@ -107,7 +123,8 @@ _EVENT_COLUMNS: Final = sql.SQL(
 )
 _ALERT_COLUMNS: Final = sql.SQL(
     "alert_id, rule, severity, site, device, state, revision, count, first_at, last_at, "
-    "event_ids, created_at, updated_at"
+    "event_ids, created_at, updated_at, title, acked_by, acked_at, resolved_by, resolved_at, "
+    "escalations, silence_id, inhibited_by, incident_id"
 )
 
 
@@ -156,9 +173,20 @@ async def list_alerts(
 ) -> list[AlertRecord]:
     """Up to `limit` alerts matching `where`, newest first, after `after` if given."""
     conditions = _in_scope(where.scope)
-    for column, value in (("site", where.site), ("state", where.state)):
+    for column, value in (
+        ("site", where.site),
+        ("state", where.state),
+        ("rule", where.rule),
+        ("device", where.device),
+    ):
         if value is not None:
             conditions.append(sql.SQL("{} = {}").format(sql.Identifier(column), value))
+    if where.severities is not None:
+        conditions.append(sql.SQL("severity = ANY({}::text[])").format(where.severities))
+    if where.since is not None:
+        conditions.append(sql.SQL("created_at >= {}").format(where.since))
+    if where.until is not None:
+        conditions.append(sql.SQL("created_at < {}").format(where.until))
     if after is not None:
         conditions.append(_after("created_at", "alert_id", after))
     query = sql.SQL(
@@ -167,6 +195,19 @@ async def list_alerts(
     async with conn.cursor(row_factory=class_row(AlertRecord)) as cur:
         await cur.execute(query)
         return await cur.fetchall()
+
+
+async def get_alert_record(
+    conn: AsyncConnection[Any], alert_id: uuid.UUID, scope: list[str] | None
+) -> AlertRecord | None:
+    """The alert `alert_id` if it exists within `scope` (None: all sites)."""
+    conditions = [sql.SQL("alert_id = {}").format(alert_id), *_in_scope(scope)]
+    query = sql.SQL("SELECT {cols} FROM alerts {where}").format(
+        cols=_ALERT_COLUMNS, where=_where(conditions)
+    )
+    async with conn.cursor(row_factory=class_row(AlertRecord)) as cur:
+        await cur.execute(query)
+        return await cur.fetchone()
 
 
 async def get_event(

@@ -34,7 +34,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RETENTION_LOCK: Final = 0x5368_6F75_7761_6E68
+RETENTION_LOCK: Final = 0x5368_6F75_7265_746E
 """The advisory lock key of event retention: the migration lock's key plus one."""
 
 DELETE_BATCH: Final = 10_000

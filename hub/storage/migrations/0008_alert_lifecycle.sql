@@ -45,10 +45,11 @@ $append$;
 CREATE TRIGGER alert_audit_append_only BEFORE UPDATE OR DELETE ON alert_audit
     FOR EACH STATEMENT EXECUTE FUNCTION alert_audit_append_only();
 
--- The transaction that wrote each outbox row: readers that resume from an id (the live
--- stream) only pass rows whose transaction is older than every running one, so a row
--- committed late with a smaller id is never skipped.
+-- The transaction that wrote each outbox row: the live stream walks the outbox in
+-- (xact, id) order and passes only rows whose transaction is older than every running
+-- one, so a row committed late (with a smaller id, or a smaller xact) is never skipped.
 ALTER TABLE alert_outbox ADD COLUMN xact xid8 NOT NULL DEFAULT pg_current_xact_id();
+CREATE INDEX alert_outbox_xact_id ON alert_outbox (xact, id);
 
 -- Silences: alerts matching every non-NULL of (site, device, rule) during
 -- [starts_at, ends_at) are stored but not notified. Ended early by setting ends_at.
