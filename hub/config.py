@@ -15,7 +15,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -27,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from hub._yaml import Lines, YamlError, compose, describe
 from hub.errors import ConfigError
 from wire import TopicSpace, WireError
 
@@ -52,7 +52,6 @@ DATABASE_URL_ENV: Final = "SHOUWANG_DATABASE_URL"
 # engine (Rust) has no `\Z`; its `$` already means the very end, newline or not.
 HUB_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 _SECRET_KEYS: Final = frozenset({"url", "password"})
-_SCALARS: Final = (str, int, float, bool)
 
 
 class _Section(BaseModel):
@@ -369,51 +368,15 @@ class HubConfig(_Section):
 
 # -- loading -------------------------------------------------------------------------------
 
-_Lines = dict[tuple[str | int, ...], int]
 
-
-def _to_python(node: yaml.Node, path: tuple[str | int, ...], lines: _Lines) -> object:
-    """The plain value of a composed YAML `node`, recording each key's line in `lines`."""
-    lines[path] = node.start_mark.line + 1
-    match node:
-        case yaml.MappingNode():
-            result: dict[object, object] = {}
-            for key_node, value_node in node.value:
-                key = yaml.safe_load(yaml.serialize(key_node))
-                result[key] = _to_python(value_node, (*path, key), lines)
-                # A key's error points at the key, not at where its value starts.
-                lines[(*path, key)] = key_node.start_mark.line + 1
-            return result
-        case yaml.SequenceNode():
-            return [_to_python(item, (*path, i), lines) for i, item in enumerate(node.value)]
-        case _:
-            return yaml.safe_load(yaml.serialize(node))
-
-
-def _line_of(loc: tuple[str | int, ...], lines: _Lines) -> int | None:
-    """The line of the deepest known key along `loc`."""
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return None
-
-
-def _describe(error: Mapping[str, Any], source: str, lines: _Lines) -> str:
-    """One line per pydantic error: `file:line: key: message (value)`."""
-    loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
-    key = ".".join(str(part) for part in loc) or "(top level)"
-    line = _line_of(loc, lines)
-    where = f"{source}:{line}" if line is not None else source
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "missing" and loc in (("database",), ("database", "url")):
-        message += f" (set database.url in the file or {DATABASE_URL_ENV} in the environment)"
-    value = error.get("input")
-    shown = ""
-    # Only scalars are quoted: a whole section could hold the database URL or a password.
-    if isinstance(value, _SCALARS) and not _SECRET_KEYS.intersection(map(str, loc)):
-        text = repr(value)
-        shown = f" (got {text[:80]}{'…' if len(text) > 80 else ''})"
-    return f"{where}: {key}: {message}{shown}"
+def _describe(error: Mapping[str, Any], source: str, lines: Lines) -> str:
+    """A pydantic error as `file:line: key: message (got value)`, never a secret's value."""
+    loc = tuple(error["loc"])
+    missing_url = error["type"] == "missing" and loc in (("database",), ("database", "url"))
+    hint = f" (set database.url in the file or {DATABASE_URL_ENV} in the environment)"
+    return describe(
+        error, source, lines, secret_keys=_SECRET_KEYS, hint=hint if missing_url else ""
+    )
 
 
 def parse_config(
@@ -421,15 +384,12 @@ def parse_config(
 ) -> HubConfig:
     """Validate the YAML `text`; `ConfigError` lists every problem with its line."""
     environ = os.environ if environ is None else environ
-    lines: _Lines = {}
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = {} if node is None else _to_python(node, (), lines)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: not valid YAML: {problem}") from exc
+        raw, lines = compose(text, source)
+    except YamlError as exc:
+        raise ConfigError(str(exc)) from exc
+    if raw is None:
+        raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}:1: the configuration must be a mapping of sections")
     url = environ.get(DATABASE_URL_ENV)

@@ -31,8 +31,8 @@ from hub.api.cursor import decode_cursor, encode_cursor
 from hub.api.models import AlertOut, AlertPage, AuditTrail
 from hub.api.routes import MAX_SPAN
 from hub.storage import AlertFilter, Position, list_alerts
-from hub.storage.alerts import AlertStateError, acknowledge, resolve
 from hub.storage.audit import actor_of, list_audit
+from hub.storage.lifecycle import AlertStateError, acknowledge, resolve
 from hub.storage.queries import get_alert_record
 from hub.storage.tokens import Caller, Role
 from wire import Severity

@@ -17,9 +17,9 @@ from hub.storage.alerts import (
     mute,
     raise_alert,
     record_transition,
-    resolve_key,
 )
 from hub.storage.incidents import group_alert
+from hub.storage.lifecycle import resolve_key
 from hub.storage.silences import active_silence
 from wire import Transition
 

@@ -12,8 +12,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from hub.rules.context import Context, actor_of
-from hub.storage.alerts import due_for_escalation, escalate
 from hub.storage.incidents import notify_incidents
+from hub.storage.lifecycle import due_for_escalation, escalate
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -18,7 +18,8 @@ import uvicorn
 from hub.api import create_app
 from hub.api.stream import StreamLimits
 from hub.config import DatabaseConfig
-from hub.storage.alerts import Raise, acknowledge, raise_alert, record_transition, resolve
+from hub.storage.alerts import Raise, raise_alert, record_transition
+from hub.storage.lifecycle import acknowledge, resolve
 from hub.storage.tokens import revoke_token
 from tests.hub.api.alert_support import AT, migrated, open_alert
 from tests.hub.api.support import token

@@ -1,8 +1,11 @@
 """Correlation rules: first then then at one site within the window, by `at`, linked."""
 
+from collections.abc import Callable
+
 import pytest
 
 from tests.hub.rules.support import T0, alerts, ev, ingest, migrated, minutes, rules
+from wire import Event
 
 pytestmark = pytest.mark.integration
 
@@ -19,11 +22,13 @@ links:
 """)
 
 
-def forced(at_min: float, device: str = "door-3", site: str = "room-07") -> object:
+def forced(at_min: float, device: str = "door-3", site: str = "room-07") -> Event:
+    """The door forced `at_min` minutes after T0."""
     return ev("door.forced", at=T0 + minutes(at_min), device=device, site=site)
 
 
-def motion(at_min: float, device: str = "cam-1", site: str = "room-07") -> object:
+def motion(at_min: float, device: str = "cam-1", site: str = "room-07") -> Event:
+    """Motion on a camera `at_min` minutes after T0."""
     return ev("motion.started", at=T0 + minutes(at_min), device=device, site=site, kind="camera")
 
 
@@ -64,8 +69,10 @@ async def test_both_in_one_batch_pair_once(database: str) -> None:
         pytest.param(lambda: motion(0.5, site="room-08"), id="other site"),
     ],
 )
-async def test_no_confirmation_outside_window_link_or_site(database: str, second: object) -> None:
+async def test_no_confirmation_outside_window_link_or_site(
+    database: str, second: Callable[[], Event]
+) -> None:
     """Motion 90 s later, before the door, on an unlinked camera or elsewhere: nothing."""
     await migrated(database)
-    await ingest(database, RULES, [forced(0), second()], now=T0)  # type: ignore[operator]
+    await ingest(database, RULES, [forced(0), second()], now=T0)
     assert await alerts(database) == []

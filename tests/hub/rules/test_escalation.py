@@ -4,7 +4,7 @@ notified again, recorded; acknowledging stops it."""
 import psycopg
 import pytest
 
-from hub.storage.alerts import acknowledge
+from hub.storage.lifecycle import acknowledge
 from tests.hub.rules.support import T0, alerts, clock, ev, ingest, migrated, minutes, rules
 from tests.hub.support import rows
 

@@ -4,7 +4,7 @@ import pytest
 
 from tests.hub.rules.support import T0, alerts, clock, ev, ingest, migrated, minutes, rules
 from tests.hub.support import rows
-from wire import decode_alert
+from wire import Event, Incident, decode_alert
 
 pytestmark = pytest.mark.integration
 
@@ -17,13 +17,13 @@ RULES = rules("""rules:
 """)
 
 
-def cut(site: int, second: float) -> object:
+def cut(site: int, second: float) -> Event:
     return ev(
         "power.ac_lost", at=T0 + minutes(second / 60), site=f"site-{site:03d}", device="panel"
     )
 
 
-async def notifications(url: str) -> list[tuple[str, str, object]]:
+async def notifications(url: str) -> list[tuple[str, str, Incident | None]]:
     """(site, transition, incident) of every queued notification, in order."""
     found = await rows(url, "SELECT payload FROM alert_outbox ORDER BY id")
     decoded = [decode_alert(bytes(p)) for (p,) in found]
@@ -44,8 +44,8 @@ async def test_a_power_cut_across_200_sites_is_one_incident(database: str) -> No
     *_, (site, transition, incident) = await notifications(database)
     assert (site, transition) == ("site-000", "updated")
     assert incident is not None
-    assert incident.count == 200  # type: ignore[attr-defined]
-    assert len(incident.sites) == 100  # type: ignore[attr-defined]  # listed up to the cap
+    assert incident.count == 200
+    assert len(incident.sites) == 100  # listed up to the cap
     grouped = await rows(database, "SELECT count(*) FROM alerts WHERE incident_id IS NOT NULL")
     assert grouped == [(200,)]
     audit = await rows(database, "SELECT count(*) FROM alert_audit WHERE NOT notified")
@@ -61,7 +61,8 @@ async def test_incident_updates_are_throttled(database: str) -> None:
     assert await clock(database, RULES, now=T0 + minutes(0.15)) == 0  # 3 s after
     assert await clock(database, RULES, now=T0 + minutes(0.3)) == 1
     *_, (_, _, incident) = await notifications(database)
-    assert incident.count == 9  # type: ignore[attr-defined]
+    assert incident is not None
+    assert incident.count == 9
 
 
 async def test_few_alerts_are_not_grouped(database: str) -> None:

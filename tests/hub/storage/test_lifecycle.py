@@ -7,7 +7,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from hub.storage.alerts import AlertStateError, acknowledge, resolve
+from hub.storage.lifecycle import AlertStateError, acknowledge, resolve
 from hub.storage.silences import NewSilence, active_silence, create_silence
 from tests.hub.api.alert_support import AT, migrated, open_alert
 from tests.hub.support import rows
