@@ -38,6 +38,7 @@ class Canary:
         self._outbox = outbox
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
+        self.failed = 0
 
     async def _run(self) -> None:
         config = self._config
@@ -55,6 +56,7 @@ class Canary:
             except (EventShed, OutboxError) as exc:
                 # The hub notices the missing canary; that is the point of it.
                 logger.warning("canary not stored: %s", exc)
+                self.failed += 1
                 continue
             self.sent += 1
 
