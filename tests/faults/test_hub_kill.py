@@ -83,14 +83,16 @@ def test_hub_killed_mid_batch_loses_and_duplicates_nothing(
             "SELECT site, device, count(DISTINCT id) FROM events"
             " WHERE type = 'alarm.panic' GROUP BY site, device ORDER BY site, device",
         )
+        # One alert per panic button holding every press once; its revisions are at most
+        # one per press plus its escalations (presses in one batch are one repeat).
         alerts = _query(
             database,
-            "SELECT site, device, count(*), sum(count), max(revision),"
-            " max(cardinality(event_ids)) FROM alerts WHERE rule = 'panic'"
-            " GROUP BY site, device ORDER BY site, device",
+            "SELECT site, device, count(*), sum(count)::int, max(cardinality(event_ids)),"
+            " bool_and(revision BETWEEN 1 AND count + escalations)"
+            " FROM alerts WHERE rule = 'panic' GROUP BY site, device ORDER BY site, device",
         )
         assert len(panics) == AGENTS * len(PANIC_DEVICES)
-        assert [(s, d, 1, n, n, n) for s, d, n in panics] == alerts
+        assert [(s, d, 1, n, n, True) for s, d, n in panics] == alerts
         assert (
             _query(
                 database,
