@@ -39,7 +39,7 @@ from hub.errors import BrokerUnavailable
 from hub.inbound import DeadLetter, Inbound, ack_key, classify, refused_by_storage
 from hub.rules import Rules, run_rules
 from hub.storage import write_inbound
-from wire import MAX_RANGES, Ack, Event, encode, ranges_from_seqs
+from wire import MAX_RANGES, Ack, Event, Lane, encode, ranges_from_seqs
 
 if TYPE_CHECKING:
     import uuid
@@ -93,6 +93,11 @@ class _Item:
     inbound: Inbound
 
 
+def _urgent(item: _Item) -> bool:
+    """Whether `item` is a P0 event (it closes the batch it is in)."""
+    return isinstance(item.inbound, Event) and item.inbound.lane is Lane.P0
+
+
 @dataclass(frozen=True, slots=True)
 class _Committed:
     """What a committed batch held and wrote."""
@@ -136,16 +141,23 @@ class Ingest(BackgroundLoop):
         self._connect_timeout_s = connect_timeout_s
         self.stats = IngestStats()
 
-    async def _collect(self) -> list[Received]:
-        """The next batch; empty if nothing came for `TICK_S`."""
+    def _item(self, received: Received) -> _Item:
+        return _Item(received, classify(self._space, received.topic, received.payload))
+
+    async def _collect(self) -> list[_Item]:
+        """The next batch, classified; empty if nothing came for `TICK_S`.
+
+        A P0 event (a panic, an intrusion) closes the batch at once: it does not wait for
+        the batch to fill or for the quiet window, which under load never comes.
+        """
         first = await self._link.receive(TICK_S)
         if first is None:
             return []
-        batch = [first]
+        batch = [self._item(first)]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._config.batch_wait_ms / 1000
         quiet = self._config.batch_quiet_ms / 1000
-        while len(batch) < self._config.batch_max:
+        while len(batch) < self._config.batch_max and not _urgent(batch[-1]):
             message = self._link.receive_nowait()
             if message is None:
                 remaining = deadline - loop.time()
@@ -154,7 +166,7 @@ class Ingest(BackgroundLoop):
                 message = await self._link.receive(min(remaining, quiet))
                 if message is None:
                     break
-            batch.append(message)
+            batch.append(self._item(message))
         return batch
 
     async def _write(
@@ -274,14 +286,14 @@ class Ingest(BackgroundLoop):
     async def _run(self) -> None:
         self._health.ingest.beat("started")
         while True:
-            batch = await self._collect()
-            if batch:
-                items = [_Item(r, classify(self._space, r.topic, r.payload)) for r in batch]
+            items = await self._collect()
+            if items:
                 committed = await self._commit(items)
-                self._count(committed)
-                for received in batch:
-                    self._link.ack(received)
-                await self._send_acks(committed.items)
+                # The relays first: an alert must not wait for the agents' acks.
                 if committed.transitions:
                     self._on_transitions()
+                self._count(committed)
+                for item in items:
+                    self._link.ack(item.received)
+                await self._send_acks(committed.items)
             self._health.ingest.beat(self.stats.summary())

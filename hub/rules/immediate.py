@@ -9,7 +9,7 @@ the model refuses it), unless it is older than the alarm.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from hub.rules.context import raise_of
 from hub.rules.matching import in_schedule, matches
@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 __all__ = ["Immediate"]
 
 Key = tuple[str, str]
+
+_UNRESOLVED: Final = """
+SELECT a.site, a.device FROM alerts a
+JOIN unnest(%s::text[], %s::text[]) AS k(site, device) USING (site, device)
+WHERE a.rule = %s AND a.state <> 'resolved'
+"""
 
 
 @dataclass(slots=True)
@@ -57,21 +63,40 @@ class Immediate:
             events=tuple(pending.events),
         )
 
+    async def _unresolved(self, context: Context, events: Sequence[Event]) -> set[Key]:
+        """The devices among the batch's restore events that have an unresolved alert of
+        this rule: one query per batch, instead of one UPDATE per restore (a `door.closed`
+        is common, an open `door-held-open` alert is not)."""
+        if self._restores is None:
+            return set()
+        keys = {(e.site, e.device) for e in events if matches(self._restores, e)}
+        if not keys:
+            return set()
+        sites, devices = zip(*sorted(keys), strict=True)
+        await context.cur.execute(_UNRESOLVED, [list(sites), list(devices), self.name])
+        return {(site, device) for site, device in await context.cur.fetchall()}
+
     async def on_events(self, context: Context, events: Sequence[Event]) -> None:
         """Apply the rule to a batch of new events, in order."""
         pending: dict[Key, _Pending] = {}
+        unresolved = await self._unresolved(context, events)
         for event in events:
             key = (event.site, event.device)
             if self._restores is not None and matches(self._restores, event):
                 if key in pending:
                     await context.open(self._raise(key, pending.pop(key)))
-                await context.resolve(
+                    unresolved.add(key)
+                if key not in unresolved:
+                    continue
+                resolved = await context.resolve(
                     self.name,
                     site=event.site,
                     device=event.device,
                     at=parse_time(event.at),
                     note=f"restored by {event.type} (event {event.id})",
                 )
+                if resolved is not None:
+                    unresolved.discard(key)
             elif matches(self.rule.match, event) and in_schedule(self.rule.schedule, event):
                 at = parse_time(event.at)
                 found = pending.setdefault(key, _Pending(first_at=at, last_at=at))

@@ -19,7 +19,7 @@ __all__ = ["data_matches", "in_schedule", "match_sql", "matches"]
 
 def matches(match: Match, event: Event) -> bool:
     """Whether `event` is one `match` looks at (type first: the cheap, selective test)."""
-    if event.type not in match.event_types():
+    if event.type not in match.type_set:
         return False
     if match.kinds is not None and event.kind not in match.kinds:
         return False

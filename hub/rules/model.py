@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import cached_property
 from typing import Annotated, Final, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -102,6 +103,11 @@ class Match(_Model):
             if not _ID.match(value):
                 raise ValueError(f"{value!r} is not a valid id")
         return ids
+
+    @cached_property
+    def type_set(self) -> frozenset[EventType]:
+        """`event_types()`, computed once: rules check it for every event they see."""
+        return self.event_types()
 
     def event_types(self) -> frozenset[EventType]:
         """Every v1 event type the `types` patterns name."""
