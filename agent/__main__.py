@@ -1,5 +1,8 @@
 """Command line of the edge agent: `python -m agent` or `shouwang-agent`.
 
+A config file that users other than its owner may read or write is warned about on
+stderr (it holds the MQTT password, SIA keys and device tokens): `chmod 600` it.
+
 Exit codes: 0 after a clean stop (SIGINT, SIGTERM) or a good `check`; 1 when the agent
 cannot start or fails while running (its outbox, a driver's port); 2 for a config file
 it cannot use (the message names file, line, key and reason) or a usage error.
@@ -8,6 +11,7 @@ it cannot use (the message names file, line, key and reason) or a usage error.
 import argparse
 import asyncio
 import logging
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"{exc}\n")
         return EXIT_CONFIG
+    _warn_if_exposed(args.config)
     if args.command == "check":
         sys.stdout.write(f"{args.config}: ok (site {config.site}, {len(config.devices)} devices)\n")
         return EXIT_OK
@@ -71,6 +76,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # controller itself (device.offline, the status's driver health).
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     return _run(config)
+
+
+def _warn_if_exposed(path: Path) -> None:
+    """Warn on stderr when the config file is readable or writable by group or others."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        sys.stderr.write(
+            f"shouwang-agent: warning: {path} (mode {mode:04o}) is open to other users and "
+            f"holds secrets (MQTT password, SIA keys, device tokens): chmod 600 {path}\n"
+        )
 
 
 def _run(config: AgentConfig) -> int:

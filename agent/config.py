@@ -27,6 +27,7 @@ import wire
 from agent._lanes import DEFAULT_BOUNDS
 from agent._model import Id, Section, located
 from agent._yaml import YamlDocument, read_yaml
+from agent.drivers.camera.config import CameraSection
 from agent.drivers.modbus.config import ModbusConfig
 from agent.drivers.sia.config import SiaConfig
 from agent.errors import ConfigError, ConfigProblem
@@ -44,6 +45,7 @@ __all__ = [
     "HttpPushConfig",
     "MqttConfig",
     "OutboxConfig",
+    "TlsConfig",
     "load_config",
 ]
 
@@ -64,6 +66,43 @@ def _check_topic_prefix(value: str) -> str:
 def _protocol_from_yaml(value: object) -> object:
     # `protocol: 5` is an int in YAML; the version is a name, not a number.
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _readable_file(value: Path | None) -> Path | None:
+    if value is not None and not value.is_file():
+        raise ValueError(f"{str(value)!r} is not a readable file")
+    return value
+
+
+TlsFile = Annotated[Path | None, AfterValidator(_readable_file)]
+
+
+class TlsConfig(Section):
+    """TLS to the broker: the broker is always verified; a client certificate is optional."""
+
+    ca_file: TlsFile = Field(
+        default=None,
+        description="PEM CA bundle the broker's certificate must chain to; absent: the "
+        "system's CAs.",
+    )
+    cert_file: TlsFile = Field(
+        default=None, description="PEM client certificate (with key_file), if the broker asks."
+    )
+    key_file: TlsFile = Field(
+        default=None,
+        description="PEM private key of cert_file; keep it readable by the agent only.",
+    )
+    min_version: Literal["1.2", "1.3"] = Field(
+        default="1.2", description="Lowest TLS version accepted (1.2 or 1.3)."
+    )
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            missing = "key_file" if self.key_file is None else "cert_file"
+            message = "cert_file and key_file go together: set both or neither"
+            raise located(message, missing)
+        return self
 
 
 class MqttConfig(Section):
@@ -115,6 +154,11 @@ class MqttConfig(Section):
         ge=0.1,
         le=3600.0,
         description="Longest delay between reconnect attempts (delays double up to it).",
+    )
+    tls: TlsConfig | None = Field(
+        default=None,
+        description="TLS to the broker (port 8883, usually); absent: plain TCP, for a demo "
+        "on loopback only.",
     )
 
     @model_validator(mode="after")
@@ -252,7 +296,7 @@ class DeviceConfig(Section):
 
     id: Id = Field(description="Device id, unique within the site: [a-z0-9][a-z0-9_-]{0,63}.")
     kind: wire.Kind = Field(description="The v1 device kind, e.g. door_lock, panic_alarm.")
-    driver: Literal["http", "sia", "modbus"] = Field(
+    driver: Literal["http", "sia", "modbus", "camera"] = Field(
         description="The driver that reads the device (its section names it, except http)."
     )
     token: SecretStr | None = Field(
@@ -320,6 +364,9 @@ class AgentConfig(Section):
     modbus: ModbusConfig | None = Field(
         default=None, description="The Modbus TCP door controllers, if any."
     )
+    camera: CameraSection | None = Field(
+        default=None, description="The cameras analysed for motion and tampering, if any."
+    )
     canary: CanaryConfig = Field(default_factory=CanaryConfig, description="The end-to-end canary.")
     status_interval_s: float = Field(
         default=30.0, ge=1.0, le=3600.0, description="How often the retained status is renewed."
@@ -360,7 +407,7 @@ class AgentConfig(Section):
     @model_validator(mode="after")
     def _drivers_name_their_devices(self) -> AgentConfig:
         by_id = {device.id: device for device in self.devices}
-        sections = {"sia": self.sia, "modbus": self.modbus}
+        sections = {"sia": self.sia, "modbus": self.modbus, "camera": self.camera}
         named: set[str] = set()
         for key, section in sections.items():
             if section is None:

@@ -30,18 +30,19 @@ import logging
 import socket
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import aiomqtt
 
 import wire
 from agent._backoff import Backoff
 from agent._state_publisher import publish_states
+from agent._tls import tls_context
 from agent._unacked import Unacked
 from wire import DriverState, Lane, Presence
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Coroutine, Mapping, Sequence
     from types import TracebackType
 
     from paho.mqtt.client import Client as PahoClient
@@ -84,7 +85,9 @@ class Link:
     from entry until exit, which says `offline` and disconnects cleanly.
 
     `drivers` reports each driver's health for the status; `started_at` is when the
-    agent process started; `states`, if given, is the board of device states to publish.
+    agent process started; `states`, if given, is the board of device states to publish;
+    `publishers` are more tasks to run on every connection with its client (the camera
+    snapshots' publisher); one failing ends the connection like any other link task.
     """
 
     def __init__(
@@ -96,6 +99,7 @@ class Link:
         started_at: datetime,
         drivers: Callable[[], Mapping[str, wire.DriverHealth]] = dict,
         states: StateBoard | None = None,
+        publishers: Sequence[Callable[[aiomqtt.Client], Coroutine[Any, Any, None]]] = (),
     ) -> None:
         self._config = config
         self._mqtt = config.mqtt
@@ -104,7 +108,9 @@ class Link:
         self._started_at = wire.format_time(started_at)
         self._drivers = drivers
         self._states = states
+        self._publishers = tuple(publishers)
         self._topics = wire.TopicSpace(config.mqtt.topic_prefix)
+        self._tls = None if config.mqtt.tls is None else tls_context(config.mqtt.tls)
         self._backoff = Backoff(config.mqtt.reconnect_min_s, config.mqtt.reconnect_max_s)
         self._stop = asyncio.Event()
         self._tasks: asyncio.TaskGroup | None = None
@@ -192,6 +198,7 @@ class Link:
             timeout=mqtt.timeout_s,
             max_inflight_messages=self._config.delivery.max_inflight,
             socket_options=_SOCKET_OPTIONS,
+            tls_context=self._tls,
         )
         # A full window is the plan, not a concern: aiomqtt would warn past 10 by default.
         client.pending_calls_threshold = self._config.delivery.max_inflight + 10
@@ -251,6 +258,8 @@ class Link:
                         site = self._config.site
                         states = publish_states(client, self._states, self._topics, site)
                         tasks.create_task(states, name="link:states")
+                    for n, publisher in enumerate(self._publishers):
+                        tasks.create_task(publisher(client), name=f"link:publisher:{n}")
             except* _Stopping:
                 await self._say_offline(client, self._status(Presence.OFFLINE, "shutdown"))
             except* (aiomqtt.MqttError, OSError):

@@ -15,24 +15,27 @@ import contextlib
 import logging
 import signal
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
+import wire
 from agent._version import VERSION
 from agent.canary import Canary
+from agent.drivers.camera import Cameras, SnapshotSpool, publish_snapshots
 from agent.drivers.http import DRIVER as HTTP_DRIVER
 from agent.drivers.http import HttpPushServer
 from agent.drivers.modbus import ModbusPoller
 from agent.drivers.sia import SiaReceiver
-from agent.errors import AgentError
+from agent.errors import AgentError, DriverError
 from agent.link import Link
 from agent.outbox import Bounds, Outbox
 from agent.state import StateBoard
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Coroutine, Mapping
     from types import TracebackType
 
-    import wire
+    import aiomqtt
+
     from agent.config import AgentConfig, OutboxConfig
 
 __all__ = ["Agent", "run_agent"]
@@ -52,6 +55,8 @@ class Agent:
         self._http: HttpPushServer | None = None
         self._sia: SiaReceiver | None = None
         self._modbus: ModbusPoller | None = None
+        self._cameras: Cameras | None = None
+        self._spool: SnapshotSpool | None = None
         self._link: Link | None = None
         self._states = StateBoard(config.site, capacity=len(config.devices))
 
@@ -81,6 +86,20 @@ class Agent:
                 self._modbus = await stack.enter_async_context(
                     ModbusPoller(config.modbus, config.devices, self._outbox, states=self._states)
                 )
+            if config.camera is not None:
+                spool_dir = config.camera.snapshot_dir or config.outbox.path.with_name(
+                    config.outbox.path.name + ".snapshots"
+                )
+                try:
+                    self._spool = SnapshotSpool(
+                        spool_dir, max_files=config.camera.snapshot_max_files
+                    )
+                except OSError as exc:
+                    message = f"camera: cannot use the snapshot directory {spool_dir}: {exc}"
+                    raise DriverError(message) from exc
+                self._cameras = await stack.enter_async_context(
+                    Cameras(config.camera, config.devices, self._outbox, spool=self._spool)
+                )
             self._link = await stack.enter_async_context(
                 Link(
                     config,
@@ -89,6 +108,7 @@ class Agent:
                     started_at=started_at,
                     drivers=self._driver_health,
                     states=self._states,
+                    publishers=self._publishers(),
                 )
             )
             self._stack = stack.pop_all()
@@ -132,6 +152,11 @@ class Agent:
         return self._modbus
 
     @property
+    def cameras(self) -> Cameras | None:
+        """The camera driver, when the config has a `camera` section."""
+        return self._cameras
+
+    @property
     def states(self) -> StateBoard:
         """The latest state of each device, which the link publishes retained."""
         return self._states
@@ -143,6 +168,19 @@ class Agent:
             raise AgentError(_NOT_RUNNING)
         return self._link
 
+    def _publishers(self) -> list[Callable[[aiomqtt.Client], Coroutine[Any, Any, None]]]:
+        """What the link publishes besides events and states: camera snapshots."""
+        spool = self._spool
+        if spool is None:
+            return []
+        topics = wire.TopicSpace(self._config.mqtt.topic_prefix)
+        site = self._config.site
+
+        def snapshots(client: aiomqtt.Client) -> Coroutine[Any, Any, None]:
+            return publish_snapshots(client, spool, topics, site)
+
+        return [snapshots]
+
     def _driver_health(self) -> Mapping[str, wire.DriverHealth]:
         drivers: dict[str, wire.DriverHealth] = {}
         if self._http is not None:
@@ -151,6 +189,8 @@ class Agent:
             drivers["sia"] = self._sia.health()
         if self._modbus is not None:
             drivers["modbus"] = self._modbus.health()
+        if self._cameras is not None:
+            drivers["camera"] = self._cameras.health()
         return drivers
 
 

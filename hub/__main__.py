@@ -5,7 +5,9 @@
 - `token create --config FILE --role ROLE (--site SITE… | --all) [--label TEXT]`: issue an
   API token and print it, once (only its hash is stored);
 - `token list --config FILE`: every token, without secrets;
-- `token revoke --config FILE ID`: revoke a token at once.
+- `token revoke --config FILE ID`: revoke a token at once;
+- `provision --dir DIR site|hub|consumer|revoke|broker-cert|list …`: MQTT identities,
+  the broker's password and ACL files, and certificates (`hub.provision`; no config).
 
 Exit codes: 0 done, 1 the hub could not start or stopped on an error, 2 bad usage or an
 invalid configuration (the message names the file, line and key).
@@ -27,6 +29,7 @@ import psycopg
 from hub.api import openapi_document
 from hub.config import HubConfig, load_config
 from hub.errors import ConfigError, HubError
+from hub.provision import add_provision_command, run_provision
 from hub.rules import RulesError
 from hub.runtime import migrate_database, rules_of, run_hub
 from hub.storage.tokens import Role, Scope, issue_token, list_tokens, revoke_token
@@ -60,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         _with_config(commands.add_parser(name, help=text, description=text))
     _add_token_commands(commands)
+    add_provision_command(commands)
     text = "print the API's OpenAPI document (JSON), as docs/openapi.json publishes it"
     commands.add_parser("openapi", help=text, description=text)
     return parser
@@ -187,6 +191,14 @@ def _serve(config: HubConfig, command: str) -> int:
     return 0
 
 
+def _without_config(args: argparse.Namespace) -> int:
+    """Run `openapi` or `provision`, which need no configuration file."""
+    if args.command == "provision":
+        return run_provision(args)
+    _out(json.dumps(openapi_document(), indent=2, sort_keys=True))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the hub's command line; returns the process exit code."""
     parser = build_parser()
@@ -194,9 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command == "openapi":
-        _out(json.dumps(openapi_document(), indent=2, sort_keys=True))
-        return 0
+    if args.command in ("openapi", "provision"):
+        return _without_config(args)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

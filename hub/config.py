@@ -42,6 +42,7 @@ __all__ = [
     "MqttConfig",
     "RulesConfig",
     "StorageConfig",
+    "TlsConfig",
     "WebhooksConfig",
     "load_config",
     "parse_config",
@@ -95,6 +96,39 @@ class DatabaseConfig(_Section):
         return self
 
 
+class TlsConfig(_Section):
+    """TLS to the broker: the broker is always verified; a client certificate is optional."""
+
+    ca_file: Path | None = Field(
+        default=None,
+        description="PEM CA bundle the broker's certificate must chain to; absent: the "
+        "system's CAs.",
+    )
+    cert_file: Path | None = Field(
+        default=None, description="PEM client certificate (with key_file), if the broker asks."
+    )
+    key_file: Path | None = Field(
+        default=None, description="PEM private key of cert_file; readable by the hub only."
+    )
+    min_version: Literal["1.2", "1.3"] = Field(
+        default="1.2", description="Lowest TLS version accepted (1.2 or 1.3)."
+    )
+
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{str(value)!r} is not a readable file")
+        return value
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> Self:
+        if (self.cert_file is None) != (self.key_file is None):
+            message = "cert_file and key_file go together: set both or neither"
+            raise ValueError(message)
+        return self
+
+
 class MqttConfig(_Section):
     """The broker the agents publish to."""
 
@@ -140,6 +174,11 @@ class MqttConfig(_Section):
     )
     reconnect_max_s: float = Field(
         default=30.0, gt=0, le=600, description="Longest wait between reconnection attempts."
+    )
+    tls: TlsConfig | None = Field(
+        default=None,
+        description="TLS to the broker (port 8883, usually); absent: plain TCP, for a demo "
+        "on loopback only.",
     )
 
     @field_validator("topic_prefix")
@@ -226,6 +265,20 @@ class IngestConfig(_Section):
         description="Commit early once no message has come for this long (low latency at "
         "low rates; copes with the broker's in-flight window).",
     )
+    site_rate_per_s: float = Field(
+        default=200.0,
+        gt=0,
+        le=1_000_000,
+        description="Messages per second one site may have stored, sustained (its P0 events "
+        "are never capped). Excess is neither stored nor acked: the agent resends it.",
+    )
+    site_burst: int = Field(
+        default=2000,
+        ge=1,
+        le=10_000_000,
+        description="Messages one site may have stored at once above its rate (a backlog "
+        "drained after an outage goes at the rate once the burst is spent).",
+    )
 
 
 class StorageConfig(_Section):
@@ -244,6 +297,12 @@ class StorageConfig(_Section):
         le=36_500,
         description="TimescaleDB compresses chunks older than this; set it to the longest "
         "time an agent may buffer events. Ignored without TimescaleDB.",
+    )
+    snapshot_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Camera snapshots received longer ago than this are deleted, hourly.",
     )
 
     @model_validator(mode="after")

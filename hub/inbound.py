@@ -12,8 +12,9 @@ from a payload is stored with the dead letter for information only.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from wire import (
     SIZE_LIMITS,
@@ -24,6 +25,7 @@ from wire import (
     HubStatus,
     Inventory,
     PayloadInvalid,
+    SnapshotTopic,
     TopicMismatch,
     TopicSpace,
     WireError,
@@ -32,15 +34,13 @@ from wire import (
     salvage_ack_key,
 )
 
-if TYPE_CHECKING:
-    import uuid
-
 __all__ = [
     "MAX_SALVAGE_BYTES",
     "AckKey",
     "DeadLetter",
     "Ignored",
     "Inbound",
+    "Snapshot",
     "ack_key",
     "classify",
     "refused_by_storage",
@@ -85,7 +85,19 @@ class Ignored:
     what: str
 
 
-Inbound = Event | DeviceState | Inventory | AgentStatus | DeadLetter | Ignored
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A camera's JPEG for one event, as the snapshot topic names it (bytes checked by
+    `wire.decode_snapshot`: at most 256 KiB, starting like a JPEG)."""
+
+    site: str
+    kind: str
+    device: str
+    event_id: uuid.UUID
+    jpeg: bytes
+
+
+Inbound = Event | DeviceState | Inventory | AgentStatus | Snapshot | DeadLetter | Ignored
 
 
 def _topic_site(space: TopicSpace, topic: str) -> str | None:
@@ -170,7 +182,7 @@ def _error_path(exc: WireError) -> str | None:
 def classify(space: TopicSpace, topic: str, payload: bytes) -> Inbound:
     """What the message `payload` on `topic` is to the hub; never raises."""
     try:
-        _, message = decode(topic, payload, space)
+        parsed, message = decode(topic, payload, space)
     except WireError as exc:
         return dead_letter(
             space,
@@ -183,6 +195,10 @@ def classify(space: TopicSpace, topic: str, payload: bytes) -> Inbound:
     match message:
         case Event() | DeviceState() | Inventory() | AgentStatus():
             return message
+        case bytes() if isinstance(parsed, SnapshotTopic):
+            # The topic parser has checked the event id is a lowercase hyphenated UUID.
+            event_id = uuid.UUID(parsed.event_id)
+            return Snapshot(parsed.site, str(parsed.kind), parsed.device, event_id, message)
         case HubStatus():
             return Ignored(topic=topic, what="hub status")
         case _:

@@ -13,6 +13,12 @@ inventories, agent statuses, and the alert transitions the rules raise on the ne
    letter whose epoch and seq could be read,
 3. wake the relay if transitions were written.
 
+A per-site rate cap (`hub.ratecap`, `ingest.site_rate_per_s` and `site_burst`) comes
+first: a site's non-P0 events and dead letters beyond it are acknowledged to the broker
+(which is done with them) but neither stored nor acked to the agent, which keeps them and
+resends them later; they are counted. P0 events are never capped. So an agent flooding
+the hub costs it a decode per message, not a row, and the other sites' events go on.
+
 If the database is unreachable, the batch is retried with backoff, unacknowledged, for as
 long as it takes; the broker holds the rest (its in-flight window is full of messages the
 hub has not acknowledged) and the agents keep their outboxes. If the database refuses a
@@ -37,6 +43,7 @@ from hub._loop import BackgroundLoop
 from hub.backoff import Backoff
 from hub.errors import BrokerUnavailable
 from hub.inbound import DeadLetter, Inbound, ack_key, classify, refused_by_storage
+from hub.ratecap import SiteRateCap
 from hub.rules import Rules, run_rules
 from hub.storage import write_inbound
 from wire import MAX_RANGES, Ack, Event, Lane, encode, ranges_from_seqs
@@ -44,6 +51,7 @@ from wire import MAX_RANGES, Ack, Event, Lane, encode, ranges_from_seqs
 if TYPE_CHECKING:
     import uuid
     from collections.abc import Callable, Sequence
+    from types import TracebackType
 
     from psycopg import AsyncConnection
     from psycopg_pool import AsyncConnectionPool
@@ -75,13 +83,14 @@ class IngestStats:
     acks_published: int = 0
     acks_unsent: int = 0
     retries: int = 0
+    capped: int = 0
 
     def summary(self) -> str:
         """One line for the hub status and logs."""
         return (
             f"{self.events_new} events stored, {self.events_duplicate} duplicates, "
             f"{self.dead_letters} dead letters, {self.acks_published} acks "
-            f"({self.acks_unsent} unsent), {self.retries} retries"
+            f"({self.acks_unsent} unsent), {self.retries} retries, {self.capped} capped"
         )
 
 
@@ -96,6 +105,21 @@ class _Item:
 def _urgent(item: _Item) -> bool:
     """Whether `item` is a P0 event (it closes the batch it is in)."""
     return isinstance(item.inbound, Event) and item.inbound.lane is Lane.P0
+
+
+def _cappable_site(inbound: Inbound) -> str | None:
+    """The site whose rate cap `inbound` counts against; None if it is never capped.
+
+    P0 events are never capped. States, inventories, statuses and snapshots are not
+    either: they are not acked, so the agent would not resend what the cap refused.
+    """
+    match inbound:
+        case Event() if inbound.lane is not Lane.P0:
+            return inbound.site
+        case DeadLetter() if inbound.ack is not None:
+            return inbound.ack.site
+        case _:
+            return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +161,11 @@ class Ingest(BackgroundLoop):
         self._health = health
         self._on_transitions = on_transitions
         self._rules = rules
+        self._acking: asyncio.Task[None] | None = None
         super().__init__(tasks)
         self._connect_timeout_s = connect_timeout_s
+        self._cap = SiteRateCap(config.site_rate_per_s, config.site_burst)
+        self._capping: set[str] = set()
         self.stats = IngestStats()
 
     def _item(self, received: Received) -> _Item:
@@ -283,17 +310,62 @@ class Ingest(BackgroundLoop):
                     "dead letter on %s (site %s): %s", letter.topic, letter.site, letter.reason
                 )
 
+    def _within_cap(self, items: list[_Item]) -> list[_Item]:
+        """The items the per-site rate cap lets through; the others are counted."""
+        taken: list[_Item] = []
+        for item in items:
+            site = _cappable_site(item.inbound)
+            if site is None or self._cap.take(site):
+                taken.append(item)
+                self._capping.discard(site or "")
+                continue
+            self.stats.capped += 1
+            self._metrics.capped(site)
+            if site not in self._capping:
+                self._capping.add(site)
+                logger.warning(
+                    "site %s is over its ingest rate cap: its excess is not acked "
+                    "(the agent resends it)",
+                    site,
+                )
+        return taken
+
+    async def _take(self, items: list[_Item]) -> None:
+        """Store what the rate cap lets through, then acknowledge and ack it."""
+        taken = self._within_cap(items)
+        committed = await self._commit(taken) if taken else None
+        if committed is not None:
+            # The relays first: an alert must not wait for the agents' acks.
+            if committed.transitions:
+                self._on_transitions()
+            self._count(committed)
+        # Capped messages too: the broker is done with them, the agent still holds them.
+        for item in items:
+            self._link.ack(item.received)
+        if committed is not None:
+            # The agents' acks go out while the next batch is collected and written; at
+            # most one batch's acks are in flight, so they cannot pile up.
+            if self._acking is not None:
+                await self._acking
+            self._acking = self._tasks.create_task(
+                self._send_acks(committed.items), name="ingest:acks"
+            )
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await super().__aexit__(exc_type, exc, tb)
+        if self._acking is not None:  # not yet sent: the agents resend, the hub re-acks
+            self._acking.cancel()
+            await asyncio.wait([self._acking])
+
     async def _run(self) -> None:
         self._health.ingest.beat("started")
         while True:
             items = await self._collect()
             if items:
-                committed = await self._commit(items)
-                # The relays first: an alert must not wait for the agents' acks.
-                if committed.transitions:
-                    self._on_transitions()
-                self._count(committed)
-                for item in items:
-                    self._link.ack(item.received)
-                await self._send_acks(committed.items)
+                await self._take(items)
             self._health.ingest.beat(self.stats.summary())

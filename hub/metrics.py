@@ -12,7 +12,9 @@ Counted as ingest and the relay go (all `_total` counters start at 0 with the pr
 - `shouwang_hub_batch_commit_seconds`: how long each committed batch's transaction took;
 - `shouwang_hub_event_delay_seconds`: commit time minus the event's `at` (how far behind
   the agents' outboxes are; clock skew included);
-- `shouwang_hub_ingest_retries_total`, `shouwang_hub_relay_delivered_total`.
+- `shouwang_hub_ingest_retries_total`, `shouwang_hub_relay_delivered_total`;
+- `shouwang_hub_ingest_capped_total{site}`: messages refused by the per-site rate cap
+  (neither stored nor acked: the agent resends them).
 
 Read at scrape time:
 
@@ -96,6 +98,12 @@ class HubMetrics:
         self._delivered = Counter(
             f"{_PREFIX}_relay_delivered", "Alert transitions the relay published.", registry=r
         )
+        self._capped = Counter(
+            f"{_PREFIX}_ingest_capped",
+            "Messages refused by the per-site rate cap (the agent resends them), by site.",
+            ["site"],
+            registry=r,
+        )
         r.register(self)
 
     def _site_label(self, site: str) -> str:
@@ -124,6 +132,10 @@ class HubMetrics:
     def retried(self) -> None:
         """A batch was not stored and will be retried."""
         self._retries.inc()
+
+    def capped(self, site: str) -> None:
+        """A message of `site` was refused by the rate cap."""
+        self._capped.labels(site=self._site_label(site)).inc()
 
     def delivered(self, count: int) -> None:
         """The relay published `count` alert transitions."""

@@ -32,6 +32,7 @@ from hub.backoff import Backoff
 from hub.errors import BrokerUnavailable
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable
 
 __all__ = ["LinkSettings", "MqttLink", "Received"]
@@ -76,6 +77,7 @@ class LinkSettings:
     session_expiry_s: int = 86400
     timeout_s: float = 10.0
     reconnect_max_s: float = 30.0
+    tls: ssl.SSLContext | None = field(default=None, repr=False)
 
 
 class MqttLink(BackgroundLoop):
@@ -168,6 +170,7 @@ class MqttLink(BackgroundLoop):
                 keepalive=s.keepalive_s,
                 timeout=s.timeout_s,
                 socket_options=_SOCKET_OPTIONS,
+                tls_context=s.tls,
             )
         else:
             client = aiomqtt.Client(
@@ -182,6 +185,7 @@ class MqttLink(BackgroundLoop):
                 keepalive=s.keepalive_s,
                 timeout=s.timeout_s,
                 socket_options=_SOCKET_OPTIONS,
+                tls_context=s.tls,
             )
         client._client.manual_ack_set(on=True)  # see the module docstring
         client.pending_calls_threshold = _PENDING_CALLS_WARNING

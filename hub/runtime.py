@@ -26,6 +26,7 @@ import psycopg
 import uvicorn
 from psycopg_pool import AsyncConnectionPool
 
+from hub._tls import tls_context
 from hub.api import create_app, create_metrics_app
 from hub.backoff import Backoff
 from hub.errors import HubError, ListenError
@@ -39,6 +40,7 @@ from hub.rules import Rules, RulesError, RuleSet, default_rules, load_rules
 from hub.rules.clock import RuleClock
 from hub.status import WILL_REASON, StatusPublisher, StatusReport
 from hub.storage import Migration, Retention, apply_policies, migrate
+from hub.storage.snapshots import SnapshotRetention
 from wire import HubComponents, Presence, TopicSpace
 
 if TYPE_CHECKING:
@@ -166,6 +168,7 @@ class Hub:
                 space.all_states(),
                 space.all_inventories(),
                 space.all_statuses(),
+                space.all_snapshots(),
             ),
             will=(space.hub_status(), report.payload(Presence.OFFLINE, WILL_REASON)),
             protocol=mqtt.protocol,
@@ -175,6 +178,7 @@ class Hub:
             session_expiry_s=mqtt.session_expiry_s,
             timeout_s=mqtt.timeout_s,
             reconnect_max_s=mqtt.reconnect_max_s,
+            tls=None if mqtt.tls is None else tls_context(mqtt.tls),
         )
 
     async def _start_api(
@@ -264,6 +268,10 @@ class Hub:
             await stack.enter_async_context(
                 Retention(pool=pool, config=config.storage, tasks=tasks)
             )
+        days = config.storage.snapshot_retention_days
+        await stack.enter_async_context(
+            SnapshotRetention(pool=pool, retention_days=days, tasks=tasks)
+        )
         await self._start_api(stack, tasks, sock, metrics_sock)
 
     async def _open_pool(

@@ -3,7 +3,8 @@
 - `demo`: the whole system on this machine and a scripted scenario (what `scripts/demo` runs);
 - `http-device`: one HTTP push device (panic button, smart lock) posting to an agent;
 - `door-controller`: Modbus TCP door controllers whose doors move at random;
-- `alarm-panel`: one SIA DC-09 alarm panel reporting to an agent's receiver.
+- `alarm-panel`: one SIA DC-09 alarm panel reporting to an agent's receiver;
+- `camera`: a labelled synthetic scene served as MJPEG over HTTP (or written to a file).
 
 Exit codes: 0 done, 1 a service or device failed, 2 bad usage.
 """
@@ -23,6 +24,7 @@ from typing import Any
 
 import wire
 from simulators import alarm_panel
+from simulators import camera as camera_sim
 from simulators.demo import DemoOptions, run_demo
 from simulators.demo.services import DemoServiceError
 from simulators.door_controller import DoorController, DoorMap, Layout, RandomRates
@@ -78,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         "alarm-panel", help=f"a SIA DC-09 panel; AES key from ${alarm_panel.KEY_VARIABLE}"
     )
     alarm_panel.add_arguments(panel)
+    camera = commands.add_parser("camera", help="a camera: a labelled scene as MJPEG over HTTP")
+    camera_sim.add_arguments(camera)
     return parser
 
 
@@ -157,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ValueError as exc:
                 parser.error(str(exc))
             work = alarm_panel.run_from_arguments(args, os.environ.get(alarm_panel.KEY_VARIABLE))
+        case "camera":
+            work = camera_sim.run_from_arguments(args)
     failures: list[Exception] = []
     try:
         _run_until_signal(work)

@@ -14,13 +14,13 @@ from typing import Annotated, Any, Final, Literal
 
 import psycopg
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, status
-from pydantic import AwareDatetime
 
 from hub.api.auth import CallerScope, require
 from hub.api.common import (
     ID_REGEX,
     Cursor,
     Limit,
+    UtcDatetime,
     not_found,
     pool,
     transitions_written,
@@ -105,10 +105,10 @@ async def alerts(
     rule: Annotated[str | None, Query(pattern=RULE_REGEX, description="rule name")] = None,
     device: Annotated[str | None, Query(pattern=ID_REGEX, description="device id")] = None,
     since: Annotated[
-        AwareDatetime | None, Query(alias="from", description="created at or after (RFC 3339)")
+        UtcDatetime | None, Query(alias="from", description="created at or after (RFC 3339)")
     ] = None,
     until: Annotated[
-        AwareDatetime | None, Query(alias="to", description="created before (RFC 3339)")
+        UtcDatetime | None, Query(alias="to", description="created before (RFC 3339)")
     ] = None,
     limit: Limit = 100,
     cursor: Cursor = None,

@@ -12,7 +12,17 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
-from hub.api import alerts, routes, silences, sites, stats, stream, tokens, webhooks
+from hub.api import (
+    alerts,
+    routes,
+    silences,
+    sites,
+    snapshots,
+    stats,
+    stream,
+    tokens,
+    webhooks,
+)
 from hub.api import metrics as metrics_route
 from hub.api import rules as rules_api
 from hub.api.auth import Viewer  # noqa: TC001 - FastAPI reads it at run time
@@ -114,7 +124,18 @@ def _api(lifespan: Any = None) -> FastAPI:
         redoc_url=None,
     )
     # `stream` before `alerts`: /api/v1/alerts/stream is not an /api/v1/alerts/{alert_id}.
-    for module in (routes, stream, alerts, silences, rules_api, sites, stats, tokens, webhooks):
+    for module in (
+        routes,
+        snapshots,
+        stream,
+        alerts,
+        silences,
+        rules_api,
+        sites,
+        stats,
+        tokens,
+        webhooks,
+    ):
         app.include_router(module.router)
     return app
 

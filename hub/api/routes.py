@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Final, cast
 
 import psycopg
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from hub.api.auth import CallerScope
-from hub.api.common import ID_REGEX, Cursor, Limit, not_found, pool, unprocessable
+from hub.api.common import ID_REGEX, Cursor, Limit, UtcDatetime, not_found, pool, unprocessable
 from hub.api.convert import event_out
 from hub.api.cursor import decode_cursor, encode_cursor
 from hub.api.export import CSV_MEDIA_TYPE, events_csv, wants_csv
@@ -91,11 +90,9 @@ async def events(
     kind: Annotated[Kind | None, Query(description="device kind")] = None,
     type: Annotated[EventType | None, Query(description="event type")] = None,  # noqa: A002
     since: Annotated[
-        AwareDatetime | None, Query(alias="from", description="at or after (RFC 3339)")
+        UtcDatetime | None, Query(alias="from", description="at or after (RFC 3339)")
     ] = None,
-    until: Annotated[
-        AwareDatetime | None, Query(alias="to", description="before (RFC 3339)")
-    ] = None,
+    until: Annotated[UtcDatetime | None, Query(alias="to", description="before (RFC 3339)")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.alerts import RULE_REGEX, actor, page_position
 from hub.api.auth import CallerScope, require
-from hub.api.common import ID_REGEX, Cursor, Limit, not_found, pool, unprocessable
+from hub.api.common import ID_REGEX, Cursor, Limit, UtcDatetime, not_found, pool, unprocessable
 from hub.api.convert import silence_out
 from hub.api.cursor import encode_cursor
 from hub.api.models import SilenceOut, SilencePage
@@ -61,8 +61,8 @@ class SilenceIn(BaseModel):
         pattern=RULE_REGEX,
         description="one rule; omitted, every rule",
     )
-    starts_at: AwareDatetime | None = Field(default=None, description="omitted: now")
-    ends_at: AwareDatetime = Field(description="exclusive; at most 30 days after `starts_at`")
+    starts_at: UtcDatetime | None = Field(default=None, description="omitted: now")
+    ends_at: UtcDatetime = Field(description="exclusive; at most 30 days after `starts_at`")
     reason: str = Field(min_length=1, max_length=1000, description="why (shown to operators)")
 
 

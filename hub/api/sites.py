@@ -7,10 +7,9 @@ A site or device outside the caller's scope is a 404, the same as a missing one.
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AwareDatetime
 
 from hub.api.auth import CallerScope
-from hub.api.common import ID_REGEX, Cursor, Limit, not_found, pool, unprocessable
+from hub.api.common import ID_REGEX, Cursor, Limit, UtcDatetime, not_found, pool, unprocessable
 from hub.api.convert import device_out, event_out, site_detail, site_out
 from hub.api.cursor import decode_device_cursor, encode_device_cursor
 from hub.api.models import DeviceDetail, DevicePage, SiteDetail, SiteList
@@ -37,7 +36,7 @@ StateQuery = Annotated[
     Literal["online", "offline"] | None, Query(description="whether the device answers")
 ]
 StaleQuery = Annotated[
-    AwareDatetime | None,
+    UtcDatetime | None,
     Query(description="only devices with no event since then, or none ever (RFC 3339)"),
 ]
 
@@ -85,7 +84,7 @@ def _filter(
     site: str | None,
     kind: Kind | None,
     state: Literal["online", "offline"] | None,
-    stale_since: AwareDatetime | None,
+    stale_since: UtcDatetime | None,
 ) -> DeviceFilter:
     return DeviceFilter(
         scope=scope.site_list(),

@@ -9,10 +9,9 @@ from types import MappingProxyType
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime
 
 from hub.api.auth import CallerScope
-from hub.api.common import ID_REGEX, pool, unprocessable
+from hub.api.common import ID_REGEX, UtcDatetime, pool, unprocessable
 from hub.api.models import EventCountOut, EventCounts
 from hub.storage import Bucket, event_counts
 from wire import EventType, Kind, format_time
@@ -42,11 +41,11 @@ async def event_stats(
     kind: Annotated[Kind | None, Query(description="device kind")] = None,
     type: Annotated[EventType | None, Query(description="event type")] = None,  # noqa: A002
     since: Annotated[
-        AwareDatetime | None,
+        UtcDatetime | None,
         Query(alias="from", description="at or after (RFC 3339; default: `to` minus a window)"),
     ] = None,
     until: Annotated[
-        AwareDatetime | None, Query(alias="to", description="before (RFC 3339; default: now)")
+        UtcDatetime | None, Query(alias="to", description="before (RFC 3339; default: now)")
     ] = None,
 ) -> EventCounts:
     """Non-zero event counts in the caller's sites, by bucket, then site, kind and type.
@@ -55,7 +54,10 @@ async def event_stats(
     most 7 days for `1m`, 90 days for `1h` and 400 days for `1d`.
     """
     end = until or datetime.now(UTC)
-    start = since or end - DEFAULT_WINDOW[bucket]
+    try:
+        start = since or end - DEFAULT_WINDOW[bucket]
+    except OverflowError:  # `to` in year 1: the default window would start before it
+        raise unprocessable(parameter="to", message="`to` is too early: give `from`") from None
     if start > end:
         raise unprocessable(parameter="from", message="`from` is after `to`")
     longest = MAX_WINDOW[bucket]

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
-from hub.inbound import DeadLetter, Inbound
+from hub.inbound import DeadLetter, Inbound, Snapshot
+from hub.storage.snapshots import insert_snapshots
 from wire import AgentStatus, DeviceState, Event, EventType, Inventory, encode
 
 if TYPE_CHECKING:
@@ -283,10 +284,11 @@ class _Sorted:
     states: list[DeviceState]
     inventories: list[Inventory]
     statuses: list[AgentStatus]
+    snapshots: list[Snapshot]
 
 
 def _split(items: Iterable[Inbound]) -> _Sorted:
-    split = _Sorted([], [], [], [], [])
+    split = _Sorted([], [], [], [], [], [])
     for item in items:
         match item:
             case Event():
@@ -299,6 +301,8 @@ def _split(items: Iterable[Inbound]) -> _Sorted:
                 split.inventories.append(item)
             case AgentStatus():
                 split.statuses.append(item)
+            case Snapshot():
+                split.snapshots.append(item)
             case _:
                 pass  # Ignored: nothing to store
     return split
@@ -313,4 +317,5 @@ async def write_inbound(cur: AsyncCursor[Any], items: Iterable[Inbound]) -> list
     await _update_states(cur, split.states)
     await _apply_inventories(cur, split.inventories)
     await _apply_statuses(cur, split.statuses)
+    await insert_snapshots(cur, split.snapshots)
     return new

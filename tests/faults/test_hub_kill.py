@@ -101,10 +101,15 @@ def test_hub_killed_mid_batch_loses_and_duplicates_nothing(
             )
             == []
         )
-        # One transition per panic: `opened`, then an `updated` for each further one.
+        # `opened`, then at most one `updated` per further press (a batch's presses are
+        # one), plus escalations: every transition queued once, none lost.
         per_alert = _query(
             database,
-            "SELECT a.count, count(o.id) FROM alerts a JOIN alert_outbox o USING (alert_id)"
-            " GROUP BY a.alert_id, a.count",
+            "SELECT a.count, a.escalations, count(o.id), max(o.revision), a.revision"
+            " FROM alerts a JOIN alert_outbox o USING (alert_id)"
+            " GROUP BY a.alert_id, a.count, a.escalations, a.revision",
         )
-        assert all(count == rows for count, rows in per_alert)
+        assert all(
+            1 <= rows <= count + escalations and last == revision == rows
+            for count, escalations, rows, last, revision in per_alert
+        )

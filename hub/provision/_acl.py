@@ -1,0 +1,163 @@
+"""Who may publish and subscribe to what: the broker's ACL, generated from principals.
+
+Three kinds of MQTT identity (docs/security.md, "Threat model"):
+
+- an **agent** is the user named after its site; it writes only its own site's
+  `events`, `state`, `snapshots`, `inventory` and `status`, and reads only its own `ack`;
+- the **hub** (user `_hub`) reads every site's `events`, `state`, `snapshots`,
+  `inventory` and `status` (the last also covers `_hub/status`), and writes every
+  site's `ack` and `alerts` and `_hub/status`;
+- a **consumer** (user `_consumer.NAME`) reads `alerts`, of every site or of the sites it
+  was given, and the hub's status.
+
+Nothing here grants `#`, `+/#`, `$SYS/#` or another site's topics to an agent: a
+pattern is either a literal topic or ends in the contract's own `+`/`#` levels below a
+fixed site. The rules are pure data (`rules_for`), rendered for Mosquitto
+(`mosquitto_acl`) and for EMQX's file authorizer (`emqx_acl`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Final
+
+from wire import TopicSpace, is_valid_id
+
+__all__ = [
+    "CONSUMER_PREFIX",
+    "HUB_USER",
+    "Access",
+    "Principal",
+    "Role",
+    "Rule",
+    "emqx_acl",
+    "mosquitto_acl",
+    "rules_for",
+]
+
+HUB_USER: Final = "_hub"
+"""The hub's MQTT user name: a leading `_` is reserved, so no site can take it."""
+
+CONSUMER_PREFIX: Final = "_consumer."
+"""Consumers are `_consumer.NAME`: no site id contains a dot, so none can collide."""
+
+_AGENT_WRITES: Final = ("events/#", "state/#", "snapshots/#", "inventory", "status")
+
+
+class Role(enum.StrEnum):
+    """What an MQTT identity is for."""
+
+    AGENT = "agent"
+    HUB = "hub"
+    CONSUMER = "consumer"
+
+
+class Access(enum.StrEnum):
+    """Mosquitto's access words: `read` covers subscribing and receiving."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One grant: `access` to the topic filter `pattern`."""
+
+    access: Access
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An MQTT identity: its user name, role and (for a consumer) the sites it reads."""
+
+    user: str
+    role: Role
+    sites: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        match self.role:
+            case Role.AGENT:
+                ok = is_valid_id(self.user) and not self.sites
+            case Role.HUB:
+                ok = self.user == HUB_USER and not self.sites
+            case Role.CONSUMER:
+                name = self.user.removeprefix(CONSUMER_PREFIX)
+                ok = (
+                    self.user.startswith(CONSUMER_PREFIX)
+                    and is_valid_id(name)
+                    and all(is_valid_id(s) for s in self.sites)
+                    and list(self.sites) == sorted(set(self.sites))
+                )
+        if not ok:
+            message = f"not a valid {self.role} principal: user {self.user!r} sites {self.sites}"
+            raise ValueError(message)
+
+    @classmethod
+    def agent(cls, site: str) -> Principal:
+        """The agent of `site`."""
+        return cls(site, Role.AGENT)
+
+    @classmethod
+    def hub(cls) -> Principal:
+        """The hub (every hub process shares this user; client ids tell them apart)."""
+        return cls(HUB_USER, Role.HUB)
+
+    @classmethod
+    def consumer(cls, name: str, sites: tuple[str, ...] = ()) -> Principal:
+        """A read-only consumer of alerts: of `sites` only, or of every site when empty."""
+        return cls(CONSUMER_PREFIX + name, Role.CONSUMER, tuple(sorted(set(sites))))
+
+
+def rules_for(principal: Principal, space: TopicSpace | None = None) -> tuple[Rule, ...]:
+    """Every grant of `principal`, in a stable order; nothing else is allowed."""
+    root = f"{(space or TopicSpace()).prefix}shouwang/v1"
+    match principal.role:
+        case Role.AGENT:
+            site = f"{root}/{principal.user}"
+            return (
+                *(Rule(Access.WRITE, f"{site}/{leaf}") for leaf in _AGENT_WRITES),
+                Rule(Access.READ, f"{site}/ack"),
+            )
+        case Role.HUB:
+            return (
+                *(Rule(Access.READ, f"{root}/+/{leaf}") for leaf in _AGENT_WRITES),
+                Rule(Access.WRITE, f"{root}/+/ack"),
+                Rule(Access.WRITE, f"{root}/+/alerts"),
+                Rule(Access.WRITE, f"{root}/_hub/status"),
+            )
+        case Role.CONSUMER:
+            sites = principal.sites or ("+",)
+            return (
+                *(Rule(Access.READ, f"{root}/{site}/alerts") for site in sites),
+                Rule(Access.READ, f"{root}/_hub/status"),
+            )
+
+
+def mosquitto_acl(principals: list[Principal], space: TopicSpace | None = None) -> str:
+    """The Mosquitto `acl_file` for `principals`: one `user` block each, sorted by user.
+
+    A user without a block (anonymous included) is allowed nothing.
+    """
+    lines = ["# Generated by `shouwang-hub provision`; edits are overwritten.", ""]
+    for principal in sorted(principals, key=lambda p: p.user):
+        lines.append(f"# {principal.role}")
+        lines.append(f"user {principal.user}")
+        lines += [f"topic {r.access} {r.pattern}" for r in rules_for(principal, space)]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def emqx_acl(principals: list[Principal], space: TopicSpace | None = None) -> str:
+    """The same grants as an EMQX `acl.conf` (file authorizer), ending in a deny-all."""
+    verbs = {Access.READ: "subscribe", Access.WRITE: "publish"}
+    lines = ["%% Generated by `shouwang-hub provision`; edits are overwritten.", ""]
+    for principal in sorted(principals, key=lambda p: p.user):
+        lines.extend(
+            f'{{allow, {{username, "{principal.user}"}}, {verbs[rule.access]}, '
+            f'["{rule.pattern}"]}}.'
+            for rule in rules_for(principal, space)
+        )
+    lines += ["", "{deny, all}.", ""]
+    return "\n".join(lines)
