@@ -109,7 +109,8 @@ def test_hub_killed_mid_batch_loses_and_duplicates_nothing(
             " FROM alerts a JOIN alert_outbox o USING (alert_id)"
             " GROUP BY a.alert_id, a.count, a.escalations, a.revision",
         )
-        assert all(
-            1 <= rows <= count + escalations and last == revision == rows
-            for count, escalations, rows, last, revision in per_alert
-        )
+        for count, escalations, rows, last, revision in per_alert:
+            assert isinstance(count, int) and isinstance(escalations, int)
+            assert isinstance(rows, int)
+            assert 1 <= rows <= count + escalations
+            assert last == revision == rows
