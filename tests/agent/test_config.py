@@ -75,10 +75,16 @@ def refused(tmp_path: Path, text: str) -> ConfigError:
     return caught.value
 
 
-def test_example_config_loads() -> None:
-    """docs/examples/agent.yaml is a valid config."""
-    config = load_config(EXAMPLE)
+def test_example_config_loads(tmp_path: Path) -> None:
+    """docs/examples/agent.yaml is a valid config, with TLS on (its certificate files put
+    in a temporary directory: the config checks that they exist)."""
+    for name in ("ca.crt", "room-07.crt", "room-07.key"):
+        (tmp_path / name).write_text("placeholder")
+    text = EXAMPLE.read_text().replace("/etc/shouwang/mqtt/", f"{tmp_path}/")
+    config = load_config(write(tmp_path, text))
     assert config.site == "room-07"
+    assert config.mqtt.tls is not None
+    assert config.mqtt.port == 8883
     assert {device.driver for device in config.devices} == {"http"}
 
 

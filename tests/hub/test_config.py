@@ -11,9 +11,16 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "hub.yaml"
 MINIMAL = "database:\n  url: postgresql://hub@db/shouwang\n"
 
 
-def test_example_configuration_loads_with_its_documented_values() -> None:
-    """docs/examples/hub.yaml is valid and says what the defaults are."""
-    config = load_config(EXAMPLE, environ={})
+def test_example_configuration_loads_with_its_documented_values(tmp_path: Path) -> None:
+    """docs/examples/hub.yaml is valid, says what the defaults are, and uses TLS (its
+    certificate files put in a temporary directory: the config checks that they exist)."""
+    for name in ("ca.crt", "_hub.crt", "_hub.key"):
+        (tmp_path / name).write_text("placeholder")
+    example = tmp_path / "hub.yaml"
+    example.write_text(EXAMPLE.read_text().replace("/etc/shouwang/mqtt/", f"{tmp_path}/"))
+    config = load_config(example, environ={})
+    assert config.mqtt.tls is not None
+    assert config.mqtt.port == 8883
     assert config.hub_id == "hub-a"
     assert config.api.host == "127.0.0.1"
     defaults = parse_config(MINIMAL, environ={})
