@@ -110,7 +110,8 @@ def test_hub_killed_mid_batch_loses_and_duplicates_nothing(
             " GROUP BY a.alert_id, a.count, a.escalations, a.revision",
         )
         for count, escalations, rows, last, revision in per_alert:
-            assert isinstance(count, int) and isinstance(escalations, int)
+            assert isinstance(count, int)
+            assert isinstance(escalations, int)
             assert isinstance(rows, int)
             assert 1 <= rows <= count + escalations
             assert last == revision == rows
