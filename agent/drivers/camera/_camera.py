@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Self
 
 import wire
+from agent.drivers._units import UnitTasks, unit_health
 from agent.drivers.camera._activity import MotionStarted, MotionStopped, MotionTracker
 from agent.drivers.camera._motion import MotionDetector
 from agent.drivers.camera._snapshots import snapshot_jpeg
@@ -33,7 +34,7 @@ from agent.drivers.camera._source import FrameSource
 from agent.drivers.camera._tamper import TamperCleared, TamperMonitor, TamperRaised
 from agent.errors import EventShed, OutboxError
 from agent.outbox import Draft
-from wire import DriverState, EventType, Lane
+from wire import EventType, Lane
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -53,7 +54,6 @@ logger = logging.getLogger(__name__)
 
 DRIVER: Final = "camera"
 MAX_QUEUED: Final = 1_000
-_MAX_DETAIL: Final = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,17 +228,10 @@ class Cameras:
         if missing:
             raise ValueError(f"cameras not listed under devices: {', '.join(missing)}")
         self.cameras = tuple(Camera(camera, outbox, spool) for camera in config.cameras)
-        self._tasks: asyncio.TaskGroup | None = None
-        self._running: list[asyncio.Task[None]] = []
+        self._units = UnitTasks()
 
     async def __aenter__(self) -> Self:
-        tasks = asyncio.TaskGroup()
-        await tasks.__aenter__()
-        self._tasks = tasks
-        for camera in self.cameras:
-            name = f"camera:{camera.device}"
-            self._running.append(tasks.create_task(camera.run(), name=name))
-            self._running.append(tasks.create_task(camera.deliver(), name=f"{name}:events"))
+        await self._units.start((f"camera:{c.device}", c) for c in self.cameras)
         logger.info("camera: analysing %d cameras", len(self.cameras))
         return self
 
@@ -248,25 +241,20 @@ class Cameras:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        tasks, self._tasks = self._tasks, None
-        if tasks is None:
-            return
-        for task in self._running:
-            task.cancel()
-        self._running = []
-        await tasks.__aexit__(exc_type, exc, tb)
+        await self._units.stop(exc_type, exc, tb)
 
     def health(self) -> wire.DriverHealth:
         """`ok` when every camera sends frames, `degraded` when some do not, `down` when none."""
-        if self._tasks is None:
-            return wire.DriverHealth(state=DriverState.DOWN, detail="not running")
         total = len(self.cameras)
-        silent = [c for c in self.cameras if c.online is False]
-        if not silent:
-            return wire.DriverHealth(state=DriverState.OK, detail=f"{total} of {total} sending")
-        state = DriverState.DOWN if len(silent) == total else DriverState.DEGRADED
-        names = ", ".join(f"{c.device} ({c.source.last_error or 'no frame'})" for c in silent)
-        detail = f"{len(silent)} of {total} cameras without frames: {names}"
-        if len(detail) > _MAX_DETAIL:
-            detail = detail[: _MAX_DETAIL - 1] + "…"
-        return wire.DriverHealth(state=state, detail=detail)
+        silent = [
+            f"{c.device} ({c.source.last_error or 'no frame'})"
+            for c in self.cameras
+            if c.online is False
+        ]
+        return unit_health(
+            self._units.running,
+            total,
+            silent,
+            ok=f"{total} of {total} sending",
+            trouble="cameras without frames",
+        )
