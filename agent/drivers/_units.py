@@ -67,7 +67,7 @@ class UnitTasks:
 
 
 def unit_health(
-    running: bool, total: int, failing: Sequence[str], *, ok: str, trouble: str
+    total: int, failing: Sequence[str], *, running: bool, ok: str, trouble: str
 ) -> wire.DriverHealth:
     """`ok` when no unit fails, `degraded` when some do, `down` when all do (or not
     running); the detail names the failing ones, `trouble` saying what is wrong."""

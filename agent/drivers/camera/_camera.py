@@ -252,9 +252,9 @@ class Cameras:
             if c.online is False
         ]
         return unit_health(
-            self._units.running,
             total,
             silent,
+            running=self._units.running,
             ok=f"{total} of {total} sending",
             trouble="cameras without frames",
         )

@@ -64,9 +64,9 @@ class ModbusPoller:
         total = len(self.controllers)
         offline = [f"{c.name} ({c.last_error})" for c in self.controllers if c.offline]
         return unit_health(
-            self._units.running,
             total,
             offline,
+            running=self._units.running,
             ok=f"{total} controllers answering",
             trouble="controllers not answering",
         )
