@@ -174,26 +174,31 @@ class Ingest(BackgroundLoop):
     async def _collect(self) -> list[_Item]:
         """The next batch, classified; empty if nothing came for `TICK_S`.
 
-        A P0 event (a panic, an intrusion) closes the batch at once: it does not wait for
-        the batch to fill or for the quiet window, which under load never comes.
+        Once a P0 event (a panic, an intrusion) is in the batch, the batch takes only what
+        is already waiting and closes: the P0 does not wait for the batch to fill or for
+        the quiet window, which under steady load never comes. A backlog (after an
+        outage) still makes full batches: everything in it is already waiting.
         """
         first = await self._link.receive(TICK_S)
         if first is None:
             return []
         batch = [self._item(first)]
+        urgent = _urgent(batch[0])
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._config.batch_wait_ms / 1000
         quiet = self._config.batch_quiet_ms / 1000
-        while len(batch) < self._config.batch_max and not _urgent(batch[-1]):
+        while len(batch) < self._config.batch_max:
             message = self._link.receive_nowait()
             if message is None:
                 remaining = deadline - loop.time()
-                if remaining <= 0:
+                if urgent or remaining <= 0:
                     break
                 message = await self._link.receive(min(remaining, quiet))
                 if message is None:
                     break
-            batch.append(self._item(message))
+            item = self._item(message)
+            batch.append(item)
+            urgent = urgent or _urgent(item)
         return batch
 
     async def _write(
