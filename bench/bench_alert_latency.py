@@ -58,6 +58,7 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 import wire
+from bench._cpu import CpuMeter
 from tests.faults.processes import HubProcess
 from tests.harness import MqttEndpoint, PrivateMosquitto, scratch_database
 from tests.harness.services import DEFAULT_DATABASE_URL
@@ -296,44 +297,6 @@ class Probes:
         """Disconnect both."""
         close(self._publisher)
         close(self._subscriber)
-
-
-class CpuMeter:
-    """CPU seconds (user + system, from /proc) used by named processes between two reads.
-
-    `postgres` sums every process named postgres: the server's backends and workers.
-    """
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self._pids = {**pids, "bench": os.getpid()}
-        self._start = self._read()
-
-    @staticmethod
-    def _ticks(pid: int) -> int:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            return 0
-        return int(fields[11]) + int(fields[12])  # utime, stime
-
-    def _read(self) -> dict[str, dict[int, int]]:
-        named = {name: {pid: self._ticks(pid)} for name, pid in self._pids.items()}
-        postgres: dict[int, int] = {}
-        for entry in Path("/proc").iterdir():
-            try:
-                if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
-                    postgres[int(entry.name)] = self._ticks(int(entry.name))
-            except OSError:
-                continue
-        return {**named, "postgres": postgres}
-
-    def used(self) -> dict[str, float]:
-        """CPU seconds per name since construction (processes that ended are not counted)."""
-        end, hertz = self._read(), os.sysconf("SC_CLK_TCK")
-        return {
-            name: round(sum(t - self._start[name].get(p, 0) for p, t in ticks.items()) / hertz, 2)
-            for name, ticks in end.items()
-        }
 
 
 def hub_counters(hub: HubProcess) -> dict[str, float]:

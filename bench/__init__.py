@@ -1,0 +1,1 @@
+"""Benchmarks (run as scripts); `_cpu` is what they share."""
