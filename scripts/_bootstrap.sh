@@ -72,3 +72,12 @@ ensure_test_services() {
             log "could not start PostgreSQL"
     fi
 }
+
+# ensure_browser: Debian's Chromium and Noto CJK fonts for the console's browser tests
+# (tests/browser, Playwright with executable_path; nothing is downloaded by Playwright).
+ensure_browser() {
+    local missing=()
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    ls /usr/share/fonts/opentype/noto/NotoSansCJK-* >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
+    [ "${#missing[@]}" = 0 ] || apt_install "${missing[@]}"
+}

@@ -26,7 +26,8 @@ from hub.api import (
 from hub.api import metrics as metrics_route
 from hub.api import rules as rules_api
 from hub.api.auth import Viewer  # noqa: TC001 - FastAPI reads it at run time
-from hub.config import WebhooksConfig
+from hub.config import ConsoleConfig, WebhooksConfig
+from hub.console.mount import mount_console
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -60,12 +61,14 @@ def create_app(
     webhooks_config: WebhooksConfig | None = None,
     rules: Rules | None = None,
     on_transitions: Callable[[], None] | None = None,
+    console: ConsoleConfig | None = None,
 ) -> FastAPI:
     """The API over the database `database` names, reporting on `probe`'s hub if given,
     and serving `metrics` at `/metrics` if given; webhooks are checked against
     `webhooks_config` (the defaults if None). `rules` are the hub's rules in force (the
     shipped ones if None); `on_transitions` is called after a request queued alert
-    transitions (the hub wakes its relays).
+    transitions (the hub wakes its relays). The operator console (`hub.console`) is
+    served at `/` with its sessions bounded by `console` (the defaults if None).
 
     Every route but `/health` and `/metrics` needs a bearer token from `api_tokens`
     (`hub.api.auth`), `/openapi.json` included (any valid token); there is no
@@ -108,6 +111,7 @@ def create_app(
     async def openapi(_caller: Viewer) -> dict[str, Any]:
         return app.openapi()
 
+    mount_console(app, console)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     return app
 

@@ -130,6 +130,7 @@ def site_out(r: SiteRecord) -> SiteOut:
             offline=r.offline,
             unknown=r.devices - r.online - r.offline,
         ),
+        degraded=None if r.status is None else r.status.get("degraded") is True,
     )
 
 

@@ -185,6 +185,10 @@ class SiteOut(_Out):
     inventory_count: int | None = Field(description="devices in the latest inventory")
     first_seen: Time
     devices: DeviceCounts
+    degraded: bool | None = Field(
+        description="its agent's last status said it is shedding events (outbox full); "
+        "null before the first status"
+    )
 
 
 class SiteList(_Out):

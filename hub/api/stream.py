@@ -30,13 +30,13 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from fastapi.sse import format_sse_event
 
-from hub.api.auth import Viewer  # noqa: TC001 - FastAPI reads it at run time
+from hub.api.auth import Viewer, presented_token, session_alive
 from hub.api.common import pool
 from hub.storage.feed import FeedPosition, current_position, position_after, read_feed
 from hub.storage.tokens import verify_token
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from psycopg_pool import AsyncConnectionPool
     from starlette.types import Receive, Scope, Send
@@ -163,6 +163,8 @@ class _Reader:
     position: FeedPosition
     limits: StreamLimits
     wake: asyncio.Event
+    alive: Callable[[], bool] = lambda: True
+    """False once the console session the stream came with has ended."""
 
     async def events(self) -> AsyncIterator[bytes]:
         """The stream's bytes: events as rows come, keep-alives in the silences, until
@@ -192,14 +194,12 @@ class _Reader:
                 spoke = time.monotonic()
 
     async def _still_valid(self) -> bool:
-        """Whether the stream's token still verifies (not revoked)."""
+        """Whether the stream's token still verifies (not revoked), and its console
+        session, if it came with one, is still open."""
+        if not self.alive():
+            return False
         async with self.pool.connection() as conn:
             return await verify_token(conn, self.token) is not None
-
-
-def _bearer(request: Request) -> str:
-    # The `Viewer` dependency has checked the header already.
-    return request.headers.get("authorization", "").partition(" ")[2].strip()
 
 
 @router.get(
@@ -246,10 +246,11 @@ async def alert_stream(
         )
     reader = _Reader(
         pool=pool(request),
-        token=_bearer(request),
+        token=presented_token(request),
         sites=caller.scope.site_list(),
         position=position,
         limits=_limits(request),
         wake=wake,
+        alive=lambda: session_alive(request),
     )
     return _AlertStream(reader.events(), lambda: listener.leave(wake))

@@ -167,6 +167,22 @@ async def _viewer_token(python: str, hub_yaml: Path) -> str:
     )
 
 
+async def _operator_token(python: str, hub_yaml: Path) -> str:
+    """An operator token for the demo's site: what the console's sign-in asks for."""
+    return await _hub_command(
+        python,
+        hub_yaml,
+        "token",
+        "create",
+        "--role",
+        "operator",
+        "--site",
+        SITE,
+        "--label",
+        "demo operator",
+    )
+
+
 async def _stored_panic(api: str, api_token: str) -> int:
     """How many panic events the hub's API lists for the demo's button."""
     query = {"site": SITE, "device": PANIC, "type": "alarm.panic"}
@@ -245,6 +261,7 @@ async def run_demo(options: DemoOptions) -> None:
         agent_yaml = _agent_config(directory, broker, http_port, tokens)
         python = sys.executable
         api_token = await _viewer_token(python, hub_yaml)
+        operator_token = await _operator_token(python, hub_yaml)
         with (
             _child(
                 "hub",
@@ -260,9 +277,11 @@ async def run_demo(options: DemoOptions) -> None:
             ),
         ):
             api = f"http://127.0.0.1:{api_port}"
-            _say("demo", f"hub API: {api}/api/v1/events  {api}/api/v1/alerts  {api}/docs")
+            _say("demo", f"hub API: {api}/api/v1/events  {api}/api/v1/alerts")
             _say("demo", f"API token (viewer, {SITE}): {api_token}")
             _say("demo", f"  curl -H 'Authorization: Bearer {api_token}' {api}/api/v1/events")
+            _say("demo", f"operator console: {api}/  (open it in a browser and sign in with:)")
+            _say("demo", f"  operator token ({SITE}): {operator_token}")
             _say("demo", f"logs: {directory}/hub.log, {directory}/agent.log")
             watcher = _Watcher()
             async with _mqtt(broker) as client, asyncio.TaskGroup() as tasks:
