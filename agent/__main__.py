@@ -16,7 +16,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from agent._logging import configure_logging, secrets_of
 from agent._version import VERSION
+from agent.check import run_check
 from agent.config import AgentConfig, load_config
 from agent.errors import AgentError, ConfigError
 from agent.runtime import run_agent
@@ -39,13 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser("run", help="run the agent until SIGINT or SIGTERM")
-    check = commands.add_parser("check", help="validate a config file and exit")
+    check = commands.add_parser(
+        "check", help="validate a config file, probe devices and broker, print what works"
+    )
+    check.add_argument(
+        "--config-only", action="store_true", help="validate the config file only, probe nothing"
+    )
     for command in (run, check):
         command.add_argument(
             "--config", required=True, type=Path, metavar="FILE", help="the agent's YAML config"
         )
     run.add_argument(
-        "--log-level", default="INFO", choices=LOG_LEVELS, help="least severe level logged"
+        "--log-level", choices=LOG_LEVELS, help="least severe level logged (default: log.level)"
     )
     return parser
 
@@ -58,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         sys.stderr.write(f"{parser.prog}: a command is required (run, check)\n")
         return EXIT_CONFIG
+    if args.command == "check" and not args.config_only:
+        if args.config.exists():
+            _warn_if_exposed(args.config)
+        return run_check(args.config, sys.stdout)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -67,11 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         sys.stdout.write(f"{args.config}: ok (site {config.site}, {len(config.devices)} devices)\n")
         return EXIT_OK
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(config.log, level=args.log_level, secrets=secrets_of(config))
     # pymodbus logs every failed request with a frame dump; the poller reports a dead
     # controller itself (device.offline, the status's driver health).
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)

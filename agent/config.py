@@ -43,6 +43,7 @@ __all__ = [
     "DeliveryConfig",
     "DeviceConfig",
     "HttpPushConfig",
+    "LogConfig",
     "MqttConfig",
     "OutboxConfig",
     "TlsConfig",
@@ -346,6 +347,20 @@ class CanaryConfig(Section):
     enabled: bool = Field(default=True, description="Whether the agent emits the canary.")
 
 
+class LogConfig(Section):
+    """How the agent logs (journald takes either stream); secrets are never logged."""
+
+    format: Literal["text", "json"] = Field(
+        default="text", description="text: `time LEVEL logger: message`; json: one object a line."
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Least severe level logged (`run --log-level` overrides it)."
+    )
+    stream: Literal["stdout", "stderr"] = Field(
+        default="stderr", description="Where log lines go; the installed service uses stdout."
+    )
+
+
 class AgentConfig(Section):
     """The whole agent: its site, its link to the broker, its outbox, drivers and devices."""
 
@@ -368,6 +383,7 @@ class AgentConfig(Section):
         default=None, description="The cameras analysed for motion and tampering, if any."
     )
     canary: CanaryConfig = Field(default_factory=CanaryConfig, description="The end-to-end canary.")
+    log: LogConfig = Field(default_factory=LogConfig, description="Log format, level and stream.")
     status_interval_s: float = Field(
         default=30.0, ge=1.0, le=3600.0, description="How often the retained status is renewed."
     )

@@ -2,6 +2,8 @@
 
 - `run --config FILE`: run the hub until SIGINT/SIGTERM;
 - `migrate --config FILE`: bring the database schema up to date and exit;
+- `check --config FILE`: validate the config, probe database, broker and webhooks, print
+  a table of what works (exit 0) and what does not, with the reason (exit 1; 2: config);
 - `token create --config FILE --role ROLE (--site SITE… | --all) [--label TEXT]`: issue an
   API token and print it, once (only its hash is stored);
 - `token list --config FILE`: every token, without secrets;
@@ -26,7 +28,9 @@ from typing import Final
 
 import psycopg
 
+from hub._logging import configure_logging, secrets_of
 from hub.api import openapi_document
+from hub.check import run_check
 from hub.config import HubConfig, load_config
 from hub.errors import ConfigError, HubError
 from hub.provision import add_provision_command, run_provision
@@ -52,14 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('shouwang')}")
     parser.add_argument(
         "--log-level",
-        default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="logging threshold (default INFO)",
+        help="logging threshold (default: log.level of the config, INFO)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, text in (
         ("run", "run the hub until SIGINT or SIGTERM"),
         ("migrate", "bring the database schema up to date, then exit"),
+        ("check", "validate the config, probe database, broker and webhooks, print the table"),
     ):
         _with_config(commands.add_parser(name, help=text, description=text))
     _add_token_commands(commands)
@@ -192,9 +196,11 @@ def _serve(config: HubConfig, command: str) -> int:
 
 
 def _without_config(args: argparse.Namespace) -> int:
-    """Run `openapi` or `provision`, which need no configuration file."""
+    """Run `openapi`, `provision` or `check`, which need no valid configuration file."""
     if args.command == "provision":
         return run_provision(args)
+    if args.command == "check":
+        return run_check(args.config, sys.stdout)
     _out(json.dumps(openapi_document(), indent=2, sort_keys=True))
     return 0
 
@@ -206,16 +212,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command in ("openapi", "provision"):
+    if args.command in ("openapi", "provision", "check"):
         return _without_config(args)
     logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=args.log_level or "INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         _err(str(exc))
         return EXIT_USAGE
+    configure_logging(config.log, level=args.log_level, secrets=secrets_of(config))
     if args.command == "token":
         return _run_token(config.database.url.get_secret_value(), args)
     try:

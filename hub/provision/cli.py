@@ -5,6 +5,8 @@
 - `consumer NAME [--site S …] [--rotate] [--cert]`: a read-only consumer of alerts;
 - `revoke USER`: remove an identity's password, grants and certificate;
 - `broker-cert HOST …`: the broker's TLS server certificate, from the same CA;
+- `district --rooms N --template FILE --out DIR`: every room's agent config of a district,
+  provisioned and generated from one room template (`hub.provision._district`);
 - `list`: every identity and its role.
 
 Each works on the files under `--dir` (`hub.provision._store`), never on a database or
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from hub.provision._acl import Principal
+from hub.provision._district import District, room_ids
 from hub.provision._snippet import Broker, snippet
 from hub.provision._store import ProvisionError, ProvisionStore
 
@@ -88,8 +91,44 @@ def add_provision_command(commands: argparse._SubParsersAction[argparse.Argument
     text = "issue the broker's TLS server certificate from this directory's CA"
     broker = actions.add_parser("broker-cert", help=text, description=text)
     broker.add_argument("names", nargs="+", metavar="HOST", help="host names and addresses")
+    _add_district(actions)
     text = "list every identity and its grants' scope"
     actions.add_parser("list", help=text, description=text)
+
+
+def _add_district(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    text = "provision N rooms and write each one's agent config from a room template"
+    district = actions.add_parser("district", help=text, description=text)
+    district.add_argument("--rooms", type=int, required=True, metavar="N", help="how many rooms")
+    district.add_argument("--prefix", default="room-", help="site id before the number (room-)")
+    district.add_argument("--first", type=int, default=1, help="number of the first room (1)")
+    district.add_argument(
+        "--template", type=Path, required=True, help="room config template (${site}, …)"
+    )
+    district.add_argument("--out", type=Path, required=True, help="OUT/SITE/agent.yaml …")
+    district.add_argument("--cert", action="store_true", help="client certificates too")
+    district.add_argument("--rotate", action="store_true", help="new passwords for every room")
+    district.add_argument("--broker-host", default="mqtt.example.net", help="${broker_host}")
+    district.add_argument("--broker-port", type=int, default=8883, help="${broker_port}")
+
+
+def _district(store: ProvisionStore, args: argparse.Namespace) -> int:
+    if not 1 <= args.rooms <= 10_000 or args.first < 0:
+        _err("--rooms must be 1 to 10000 and --first at least 0")
+        return EXIT_USAGE
+    try:
+        sites = [
+            Principal.agent(site).user for site in room_ids(args.prefix, args.rooms, args.first)
+        ]
+    except ValueError as exc:
+        _err(f"{exc} (ids are lowercase [a-z0-9][a-z0-9_-]{{0,63}})")
+        return EXIT_USAGE
+    template = args.template.read_text(encoding="utf-8")
+    district = District(template, args.out, args.broker_host, args.broker_port, cert=args.cert)
+    written = sum(district.room(store, site, rotate=args.rotate) for site in sites)
+    _out(f"{args.out}: {written} rooms written, {len(sites) - written} kept as they were\n")
+    _err(f"{len(sites)} rooms provisioned; {_RELOAD}")
+    return 0
 
 
 def _out(text: str) -> None:
@@ -139,6 +178,8 @@ def run_provision(args: argparse.Namespace) -> int:
                     _err(f"no identity {args.name!r} under {args.dir}")
                     return EXIT_ERROR
                 _err(f"{args.name} revoked; {_RELOAD}")
+            case "district":
+                return _district(store, args)
             case "broker-cert":
                 key, cert = store.broker_cert(args.names)
                 _out(f"certfile {cert.resolve()}\nkeyfile {key.resolve()}\n")

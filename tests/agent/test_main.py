@@ -80,13 +80,13 @@ def test_missing_config_exits_2(tmp_path: Path) -> None:
 
 
 def test_check_validates_without_running(tmp_path: Path) -> None:
-    """`check` exits 0 for a good config and 2 for a bad one."""
-    good = agent("check", "--config", config_file(tmp_path))
+    """`check --config-only` exits 0 for a good config and 2 for a bad one."""
+    good = agent("check", "--config-only", "--config", config_file(tmp_path))
     assert (good.returncode, good.stdout.strip()) == (
         0,
         f"{tmp_path / 'agent.yaml'}: ok (site room-07, 2 devices)",
     )
-    bad = agent("check", "--config", config_file(tmp_path, status_interval_s=0))
+    bad = agent("check", "--config-only", "--config", config_file(tmp_path, status_interval_s=0))
     assert bad.returncode == 2
     assert ": status_interval_s: " in bad.stderr
 
