@@ -12,10 +12,12 @@ client id) are computed by `hub.runtime`, never stored here.
 from __future__ import annotations
 
 import os
+import zoneinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -36,9 +38,11 @@ if TYPE_CHECKING:
 __all__ = [
     "DATABASE_URL_ENV",
     "ApiConfig",
+    "ConsoleConfig",
     "DatabaseConfig",
     "HubConfig",
     "IngestConfig",
+    "LogConfig",
     "MqttConfig",
     "RulesConfig",
     "StorageConfig",
@@ -53,6 +57,8 @@ DATABASE_URL_ENV: Final = "SHOUWANG_DATABASE_URL"
 # engine (Rust) has no `\Z`; its `$` already means the very end, newline or not.
 HUB_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 _SECRET_KEYS: Final = frozenset({"url", "password"})
+SHARED_SESSION_EXPIRY_MAX_S: Final = 60
+"""Longest MQTT 5 session expiry allowed with `mqtt.share_group` (docs/scale.md)."""
 
 
 class _Section(BaseModel):
@@ -180,6 +186,13 @@ class MqttConfig(_Section):
         description="TLS to the broker (port 8883, usually); absent: plain TCP, for a demo "
         "on loopback only.",
     )
+    share_group: str | None = Field(
+        default=None,
+        pattern=r"^[^/+#\x00]{1,128}$",
+        description="Shared-subscription group of several hubs (`$share/{group}/...` on "
+        "events and snapshots: each goes to one hub of the group); absent: a single hub. "
+        "With it, MQTT 5 needs session_expiry_s <= 60 and MQTT 3.1.1 uses a clean session.",
+    )
 
     @field_validator("topic_prefix")
     @classmethod
@@ -195,6 +208,19 @@ class MqttConfig(_Section):
         if self.password is not None and self.username is None:
             message = "password is set but username is not"
             raise ValueError(message)
+        return self
+
+    @model_validator(mode="after")
+    def _short_shared_session(self) -> Self:
+        # A broker keeps giving a dead member of a share group its turn until the
+        # member's session expires (measured on Mosquitto 2.0: half of the messages
+        # went to a killed member with a 100 s expiry; none with 2 s). docs/scale.md.
+        limit = SHARED_SESSION_EXPIRY_MAX_S
+        if self.share_group is not None and self.protocol == "5" and self.session_expiry_s > limit:
+            raise ValueError(
+                f"session_expiry_s {self.session_expiry_s} is above {limit} with share_group: "
+                "a dead hub's session would keep receiving its share of the events"
+            )
         return self
 
 
@@ -401,6 +427,73 @@ class RulesConfig(_Section):
     )
 
 
+def _zone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    return name
+
+
+_SITE_KEY_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_zone)]
+SiteKey = Annotated[str, Field(pattern=_SITE_KEY_PATTERN)]
+
+
+class ConsoleConfig(_Section):
+    """The operator console served at `/` (docs/console.md): sessions and time zones."""
+
+    session_idle_s: int = Field(
+        default=3600,
+        ge=60,
+        le=86_400,
+        description="A console session with no request for this long ends (the open "
+        "console polls, so this bites only a closed or frozen one).",
+    )
+    session_max_s: int = Field(
+        default=43_200,
+        ge=300,
+        le=7 * 86_400,
+        description="A console session ends this long after sign-in, whatever its use.",
+    )
+    max_sessions: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Most console sessions one hub process holds; sign-in is refused beyond.",
+    )
+    timezone: TimeZoneName = Field(
+        default="Asia/Shanghai", description="The sites' time zone shown beside each time."
+    )
+    site_timezones: dict[SiteKey, TimeZoneName] = Field(
+        default_factory=dict,
+        max_length=100_000,
+        description="Sites whose time zone is not `timezone`.",
+    )
+
+    @model_validator(mode="after")
+    def _idle_within_max(self) -> Self:
+        if self.session_idle_s > self.session_max_s:
+            raise ValueError(
+                f"session_idle_s {self.session_idle_s} is above session_max_s {self.session_max_s}"
+            )
+        return self
+
+
+class LogConfig(_Section):
+    """How the hub logs (journald takes either stream); secrets are never logged."""
+
+    format: Literal["text", "json"] = Field(
+        default="text", description="text: `time LEVEL logger: message`; json: one object a line."
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Least severe level logged (`--log-level` overrides it)."
+    )
+    stream: Literal["stdout", "stderr"] = Field(
+        default="stderr", description="Where log lines go; the installed service uses stdout."
+    )
+
+
 class HubConfig(_Section):
     """The whole configuration of one hub process."""
 
@@ -423,6 +516,10 @@ class HubConfig(_Section):
     webhooks: WebhooksConfig = Field(
         default_factory=WebhooksConfig, description="Webhook delivery of alert transitions."
     )
+    console: ConsoleConfig = Field(
+        default_factory=ConsoleConfig, description="The operator console."
+    )
+    log: LogConfig = Field(default_factory=LogConfig, description="Log format, level, stream.")
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -433,9 +530,13 @@ def _describe(error: Mapping[str, Any], source: str, lines: Lines) -> str:
     loc = tuple(error["loc"])
     missing_url = error["type"] == "missing" and loc in (("database",), ("database", "url"))
     hint = f" (set database.url in the file or {DATABASE_URL_ENV} in the environment)"
-    return describe(
-        error, source, lines, secret_keys=_SECRET_KEYS, hint=hint if missing_url else ""
+    # An unknown key may be a misspelt secret (`pasword:`): its value is never shown.
+    secret_keys = (
+        _SECRET_KEYS | {str(loc[-1])}
+        if error["type"] == "extra_forbidden" and loc
+        else _SECRET_KEYS
     )
+    return describe(error, source, lines, secret_keys=secret_keys, hint=hint if missing_url else "")
 
 
 def parse_config(

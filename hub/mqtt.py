@@ -75,6 +75,8 @@ class LinkSettings:
     password: str | None = field(default=None, repr=False)
     keepalive_s: int = 30
     session_expiry_s: int = 86400
+    clean_session: bool = False
+    """MQTT 3.1.1 only: start afresh (a member of a share group, docs/scale.md)."""
     timeout_s: float = 10.0
     reconnect_max_s: float = 30.0
     tls: ssl.SSLContext | None = field(default=None, repr=False)
@@ -180,7 +182,7 @@ class MqttLink(BackgroundLoop):
                 username=s.username,
                 password=s.password,
                 protocol=aiomqtt.ProtocolVersion.V311,
-                clean_session=False,
+                clean_session=s.clean_session,
                 will=will,
                 keepalive=s.keepalive_s,
                 timeout=s.timeout_s,

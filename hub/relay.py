@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
     from hub.health import Liveness
+    from hub.leases import Leases
     from hub.metrics import HubMetrics
     from hub.mqtt import MqttLink
     from wire import TopicSpace
@@ -54,6 +55,7 @@ class Relay(BackgroundLoop):
         metrics: HubMetrics,
         tasks: asyncio.TaskGroup,
         poll_s: float = POLL_S,
+        leases: Leases | None = None,
     ) -> None:
         self._pool = pool
         self._metrics = metrics
@@ -62,6 +64,7 @@ class Relay(BackgroundLoop):
         self._liveness = liveness
         super().__init__(tasks)
         self._poll_s = poll_s
+        self._leases = leases
         self._wake = asyncio.Event()
         self.delivered = 0
 
@@ -69,12 +72,23 @@ class Relay(BackgroundLoop):
         """Deliver now: a commit has just written transitions."""
         self._wake.set()
 
-    async def _deliver_some(self) -> int:
-        """Deliver up to `BATCH` pending rows in one transaction; how many went out."""
+    async def _deliver_some(self, *, woken: bool = False) -> int:
+        """Deliver up to `BATCH` pending rows in one transaction; how many went out.
+
+        The periodic sweep is the leading hub's (`leases`); a hub woken by its own commit
+        delivers at once, under the same transaction lock, so an alert does not wait for
+        the leader's next poll.
+        """
         failure: BrokerUnavailable | None = None
         published: list[int] = []
+        leading = self._leases is None or woken or await self._leases.claim("relay")
+        if not leading:
+            return 0  # another hub leads the relay
         async with self._pool.connection() as conn, conn.transaction():
-            if not await claim_relay(conn):
+            held = await claim_relay(conn)
+            if self._leases is not None:
+                self._leases.record("relay", held=held)
+            if not held:
                 return 0  # another hub's relay is delivering
             for row in await pending_transitions(conn, BATCH):
                 try:
@@ -99,9 +113,10 @@ class Relay(BackgroundLoop):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._poll_s):
                     await self._wake.wait()
+            woken = self._wake.is_set()
             self._wake.clear()
             try:
-                while await self._deliver_some() == BATCH:
+                while await self._deliver_some(woken=woken) == BATCH:
                     pass
             except (psycopg.Error, BrokerUnavailable) as exc:
                 self._liveness.trouble(f"outbox not delivered: {exc}")

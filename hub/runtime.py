@@ -32,6 +32,7 @@ from hub.backoff import Backoff
 from hub.errors import HubError, ListenError
 from hub.health import Health, Liveness
 from hub.ingest import Ingest, IngestStats
+from hub.leases import Leases
 from hub.metrics import HubMetrics
 from hub.mqtt import LinkSettings, MqttLink
 from hub.notify import WebhookRelay
@@ -41,7 +42,7 @@ from hub.rules.clock import RuleClock
 from hub.status import WILL_REASON, StatusPublisher, StatusReport
 from hub.storage import Migration, Retention, apply_policies, migrate
 from hub.storage.snapshots import SnapshotRetention
-from wire import HubComponents, Presence, TopicSpace
+from wire import HubComponents, Presence, TopicSpace, shared_subscription
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -51,7 +52,14 @@ if TYPE_CHECKING:
 
     from hub.config import HubConfig, RulesConfig
 
-__all__ = ["Hub", "client_id_for", "hub_id_for", "migrate_database", "run_hub"]
+__all__ = [
+    "Hub",
+    "client_id_for",
+    "hub_id_for",
+    "migrate_database",
+    "run_hub",
+    "subscriptions_for",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +73,20 @@ def hub_id_for(config: HubConfig) -> str:
         return config.hub_id
     name = _NOT_ID.sub("-", socket.gethostname()).strip("-_.:")[:128]
     return name or "hub"
+
+
+def subscriptions_for(space: TopicSpace, share_group: str | None) -> tuple[str, ...]:
+    """The hub's subscriptions; with `share_group`, events and snapshots are shared.
+
+    Shared (`$share/{group}/...`): each message goes to one hub of the group, which
+    stores and acks it. Not shared: retained states, inventories and agent statuses,
+    which a broker does not replay on a shared subscription (MQTT 5, 4.8.2) and which
+    every hub writes idempotently (docs/scale.md, "What is shared").
+    """
+    shared: tuple[str, ...] = (space.all_events(), space.all_snapshots())
+    if share_group is not None:
+        shared = tuple(shared_subscription(share_group, f) for f in shared)
+    return (*shared, space.all_states(), space.all_inventories(), space.all_statuses())
 
 
 def client_id_for(config: HubConfig, hub_id: str) -> str:
@@ -163,19 +185,16 @@ class Hub:
             host=mqtt.host,
             port=mqtt.port,
             client_id=self.client_id,
-            subscriptions=(
-                space.all_events(),
-                space.all_states(),
-                space.all_inventories(),
-                space.all_statuses(),
-                space.all_snapshots(),
-            ),
+            subscriptions=subscriptions_for(space, mqtt.share_group),
             will=(space.hub_status(), report.payload(Presence.OFFLINE, WILL_REASON)),
             protocol=mqtt.protocol,
             username=mqtt.username,
             password=None if mqtt.password is None else mqtt.password.get_secret_value(),
             keepalive_s=mqtt.keepalive_s,
             session_expiry_s=mqtt.session_expiry_s,
+            # A 3.1.1 session never expires: a dead member of a share group would keep
+            # its turn (docs/scale.md), so a shared hub starts clean on 3.1.1.
+            clean_session=mqtt.share_group is not None,
             timeout_s=mqtt.timeout_s,
             reconnect_max_s=mqtt.reconnect_max_s,
             tls=None if mqtt.tls is None else tls_context(mqtt.tls),
@@ -197,6 +216,7 @@ class Hub:
             webhooks_config=self._config.webhooks,
             rules=self.rules,
             on_transitions=self._transitions_written,
+            console=self._config.console,
         )
         self._serve(stack, tasks, app, sock, name="api", what="the API")
         logger.info("API listening on %s:%d", api.host, self.api_port)
@@ -262,15 +282,22 @@ class Hub:
         pool = await self._open_pool(stack, url)
         async with pool.connection() as conn:
             hypertable = await apply_policies(conn, config.storage)
+        leases = Leases(
+            url,
+            hub_id=self.hub_id,
+            duties=self.health.duties,
+            connect_timeout_s=config.database.connect_timeout_s,
+        )
+        stack.push_async_callback(leases.close)
         tasks = await stack.enter_async_context(asyncio.TaskGroup())
-        await self._start_loops(stack, tasks, pool)
+        await self._start_loops(stack, tasks, pool, leases)
         if not hypertable:  # TimescaleDB's retention policy does it otherwise
             await stack.enter_async_context(
-                Retention(pool=pool, config=config.storage, tasks=tasks)
+                Retention(pool=pool, config=config.storage, tasks=tasks, leases=leases)
             )
         days = config.storage.snapshot_retention_days
         await stack.enter_async_context(
-            SnapshotRetention(pool=pool, retention_days=days, tasks=tasks)
+            SnapshotRetention(pool=pool, retention_days=days, tasks=tasks, leases=leases)
         )
         await self._start_api(stack, tasks, sock, metrics_sock)
 
@@ -297,6 +324,7 @@ class Hub:
         stack: AsyncExitStack,
         tasks: asyncio.TaskGroup,
         pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+        leases: Leases,
     ) -> None:
         """The broker link, status, relay and ingest, in the order they depend on."""
         config = self._config
@@ -326,6 +354,7 @@ class Hub:
                 liveness=self.health.relay,
                 metrics=self.metrics,
                 tasks=tasks,
+                leases=leases,
             )
         )
         webhooks = await stack.enter_async_context(
@@ -334,6 +363,7 @@ class Hub:
                 config=config.webhooks,
                 liveness=self.webhooks_liveness,
                 tasks=tasks,
+                leases=leases,
             )
         )
 
@@ -365,6 +395,7 @@ class Hub:
                 on_transitions=on_transitions,
                 tasks=tasks,
                 tick_s=config.rules.tick_s,
+                leases=leases,
             )
         )
 

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from hub.config import WebhooksConfig
     from hub.health import Liveness
+    from hub.leases import Leases
 
 __all__ = ["WebhookRelay", "policy_of", "retry_delay"]
 
@@ -86,12 +87,14 @@ class WebhookRelay(BackgroundLoop):
         config: WebhooksConfig,
         liveness: Liveness,
         tasks: asyncio.TaskGroup,
+        leases: Leases | None = None,
     ) -> None:
         super().__init__(tasks)
         self._pool = pool
         self._config = config
         self._policy = policy_of(config)
         self._liveness = liveness
+        self._leases = leases
         self._wake = asyncio.Event()
         self._in_flight: Counter[uuid.UUID] = Counter()
         self.attempts = 0
@@ -105,11 +108,21 @@ class WebhookRelay(BackgroundLoop):
     def _lease_s(self) -> float:
         return self._config.total_timeout_s + _LEASE_MARGIN_S
 
-    async def _fan_out(self) -> None:
-        """Queue every new transition for its endpoints, a batch per transaction."""
+    async def _fan_out(self, *, woken: bool) -> None:
+        """Queue every new transition for its endpoints, a batch per transaction.
+
+        The periodic sweep is the leading hub's (`leases`); a woken hub fans out at once,
+        under the same transaction lock (as the relay does).
+        """
         while True:
+            leading = self._leases is None or woken or await self._leases.claim("webhook-fanout")
+            if not leading:
+                return  # another hub leads the fan-out
             async with self._pool.connection() as conn, conn.transaction():
-                if not await claim_fanout(conn):
+                held = await claim_fanout(conn)
+                if self._leases is not None:
+                    self._leases.record("webhook-fanout", held=held)
+                if not held:
                     return  # another hub is fanning out
                 done = await fan_out(conn, FAN_OUT_BATCH, self._config.retry_window_s)
             if done < FAN_OUT_BATCH:
@@ -185,8 +198,10 @@ class WebhookRelay(BackgroundLoop):
                 del self._in_flight[message.endpoint_id]
             self._wake.set()  # a free slot, and maybe the alert's next revision is due
 
-    async def _round(self, client: httpx.AsyncClient, sends: asyncio.TaskGroup) -> None:
-        await self._fan_out()
+    async def _round(
+        self, client: httpx.AsyncClient, sends: asyncio.TaskGroup, *, woken: bool = True
+    ) -> None:
+        await self._fan_out(woken=woken)
         for message in await self._claim():
             self._in_flight[message.endpoint_id] += 1
             sends.create_task(self._deliver(client, message), name=f"webhook-{message.id}")
@@ -200,9 +215,10 @@ class WebhookRelay(BackgroundLoop):
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._config.poll_s):
                         await self._wake.wait()
+                woken = self._wake.is_set()
                 self._wake.clear()
                 try:
-                    await self._round(client, sends)
+                    await self._round(client, sends, woken=woken)
                 except psycopg.Error as exc:
                     self._liveness.trouble(f"webhooks not delivered: {exc}")
                     logger.warning("webhook relay: database error, will retry: %s", exc)

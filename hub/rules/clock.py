@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
     from hub.health import Liveness
+    from hub.leases import Leases
     from hub.rules.engine import Rules
 
 __all__ = ["RULES_LOCK", "RuleClock"]
@@ -56,6 +57,7 @@ class RuleClock(BackgroundLoop):
         tasks: asyncio.TaskGroup,
         tick_s: float = 1.0,
         clock: Callable[[], datetime] = _utc_now,
+        leases: Leases | None = None,
     ) -> None:
         self._pool = pool
         self._rules = rules
@@ -63,14 +65,20 @@ class RuleClock(BackgroundLoop):
         self._on_transitions = on_transitions
         self._tick_s = tick_s
         self._clock = clock
+        self._leases = leases
         super().__init__(tasks)
 
     async def run_once(self) -> int | None:
         """One round now: the transitions written, or None if another hub ran it."""
+        if self._leases is not None and not await self._leases.claim("rules"):
+            return None  # another hub leads the rule clock
         async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             await cur.execute("SELECT pg_try_advisory_xact_lock(%s)", [RULES_LOCK])
             row = await cur.fetchone()
-            if not (row and row[0]):
+            held = bool(row and row[0])
+            if self._leases is not None:
+                self._leases.record("rules", held=held)
+            if not held:
                 return None
             written = await tick(cur, self._rules.current, now=self._clock())
         if written:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from hub.storage.alerts import Raise
     from wire import Event
 
-__all__ = ["Correlation", "lock_sites"]
+__all__ = ["Correlation", "lock_keys", "lock_sites"]
 
 _PARTNERS: Final = """
 SELECT id, at, device, data FROM events
@@ -39,12 +39,27 @@ ORDER BY at, id LIMIT 50
 """
 
 
+# One round trip for a batch's keys; unnest keeps the array's (sorted) order.
+_LOCK_KEYS: Final = """
+SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest(%s::text[]) AS k
+"""
+
+
+async def lock_keys(cur: AsyncCursor[Any], rule: str, keys: Iterable[str]) -> None:
+    """Take the (rule, key) advisory locks of a batch, in key order (no deadlocks).
+
+    Held until the transaction ends: hubs writing events of the same keys take turns, and
+    each sees, once it has the lock, what the previous holder committed (READ COMMITTED
+    takes a new snapshot per statement).
+    """
+    wanted = [f"{rule}|{key}" for key in sorted(set(keys))]
+    if wanted:
+        await cur.execute(_LOCK_KEYS, [wanted])
+
+
 async def lock_sites(cur: AsyncCursor[Any], rule: str, sites: Iterable[str]) -> None:
     """Take the (rule, site) advisory locks of a batch, in key order (no deadlocks)."""
-    for site in sorted(set(sites)):
-        await cur.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"{rule}|{site}"]
-        )
+    await lock_keys(cur, rule, sites)
 
 
 class Correlation:

@@ -4,6 +4,12 @@ Within one batch, consecutive matches of one (rule, site, device) become one rep
 (`count` + n, one transition): a storm of presses is one notification per batch, not
 hundreds. A `resolve_on` event from the same device resolves the alert (never a panic's:
 the model refuses it), unless it is older than the alarm.
+
+Judged by `at`, not arrival: an alarm stored after its device's restore (which came
+first, to this hub or another) is opened and then resolved by that restore. For rules
+with `resolve_on`, a (rule, site/device) advisory lock held to COMMIT makes hubs storing
+one device's alarm and restore in concurrent transactions take turns, so the second sees
+the first's alert or restore.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from hub.rules.context import raise_of
+from hub.rules.correlation import lock_keys
 from hub.rules.matching import in_schedule, matches
 from hub.rules.model import ImmediateRule, Match
 from wire import parse_time
@@ -22,7 +29,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from hub.rules.context import Context
-    from hub.storage.alerts import Raise
+    from hub.storage.alerts import AlertRow, Raise
     from wire import Event
 
 __all__ = ["Immediate"]
@@ -33,6 +40,12 @@ _UNRESOLVED: Final = """
 SELECT a.site, a.device FROM alerts a
 JOIN unnest(%s::text[], %s::text[]) AS k(site, device) USING (site, device)
 WHERE a.rule = %s AND a.state <> 'resolved'
+"""
+
+_STORED_RESTORE: Final = """
+SELECT id, at FROM events
+WHERE site = %s AND device = %s AND type = ANY(%s::text[]) AND at >= %s
+ORDER BY at, id LIMIT 1
 """
 
 
@@ -76,8 +89,37 @@ class Immediate:
         await context.cur.execute(_UNRESOLVED, [list(sites), list(devices), self.name])
         return {(site, device) for site, device in await context.cur.fetchall()}
 
+    async def _open(self, context: Context, key: Key, pending: _Pending) -> AlertRow:
+        """Open (or repeat) the alert; resolve it at once if its restore is already stored."""
+        alert = await context.open(self._raise(key, pending))
+        if self._restores is None or alert.state == "resolved":
+            return alert
+        types = sorted(t.value for t in self._restores.event_types())
+        await context.cur.execute(_STORED_RESTORE, [*key, types, pending.last_at])
+        row = await context.cur.fetchone()
+        if row is not None:
+            await context.resolve(
+                self.name,
+                site=key[0],
+                device=key[1],
+                at=row[1],
+                note=f"restored by event {row[0]}, stored before the alarm",
+            )
+        return alert
+
     async def on_events(self, context: Context, events: Sequence[Event]) -> None:
         """Apply the rule to a batch of new events, in order."""
+        if self._restores is not None:
+            restores = self._restores
+            await lock_keys(
+                context.cur,
+                self.name,
+                (
+                    f"{e.site}/{e.device}"
+                    for e in events
+                    if matches(restores, e) or matches(self.rule.match, e)
+                ),
+            )
         pending: dict[Key, _Pending] = {}
         unresolved = await self._unresolved(context, events)
         for event in events:
@@ -104,4 +146,4 @@ class Immediate:
                 found.events.append(event.id)
         # Key order: two hubs writing the same alerts lock their rows in one order.
         for key in sorted(pending):
-            await context.open(self._raise(key, pending[key]))
+            await self._open(context, key, pending[key])

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
     from hub.config import StorageConfig
+    from hub.leases import Leases
 
 __all__ = [
     "DELETE_BATCH",
@@ -152,17 +153,23 @@ class Retention(BackgroundLoop):
         config: StorageConfig,
         tasks: asyncio.TaskGroup,
         interval_s: float = _INTERVAL_S,
+        leases: Leases | None = None,
     ) -> None:
         super().__init__(tasks)
         self._pool = pool
         self._config = config
         self._interval_s = interval_s
+        self._leases = leases
 
     async def run_once(self) -> int | None:
         """One round: the events deleted, or None if another hub holds the lock."""
         before = datetime.now(UTC) - timedelta(days=self._config.retention_days)
+        if self._leases is not None and not await self._leases.claim("retention"):
+            return None  # another hub leads retention
         async with self._pool.connection() as conn:
             deleted = await delete_expired(conn, before=before)
+        if self._leases is not None:
+            self._leases.record("retention", held=deleted is not None)
         if deleted:
             logger.info("deleted %d events older than %s", deleted, before.isoformat())
         return deleted

@@ -3,7 +3,8 @@
 `insert_snapshots` writes a batch inside ingest's transaction (the first copy of an
 event's snapshot wins); `read_snapshot` returns one within the caller's site scope;
 `SnapshotRetention` (task `snapshot-retention`) deletes those older than
-`storage.snapshot_retention_days`, hourly, in bounded batches.
+`storage.snapshot_retention_days`, hourly, in bounded batches, under
+`SNAPSHOT_RETENTION_LOCK` so that one hub at a time does it.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
     from hub.inbound import Snapshot
+    from hub.leases import Leases
 
 __all__ = [
     "DELETE_BATCH",
+    "SNAPSHOT_RETENTION_LOCK",
     "SnapshotRetention",
     "delete_expired_snapshots",
     "insert_snapshots",
@@ -39,6 +42,9 @@ logger = logging.getLogger(__name__)
 DELETE_BATCH: Final = 1_000
 """Most snapshots one DELETE removes (up to 256 MiB of rows): short transactions."""
 _INTERVAL_S: Final = 3600.0
+
+SNAPSHOT_RETENTION_LOCK: Final = 0x5368_6F75_736E_6170
+"""Advisory lock of a snapshot retention round: one hub at a time deletes."""
 
 _INSERT: Final = """
 INSERT INTO snapshots (event_id, site, kind, device, jpeg)
@@ -87,11 +93,18 @@ async def read_snapshot(
 
 async def delete_expired_snapshots(
     conn: AsyncConnection[Any], *, before: datetime, batch: int = DELETE_BATCH
-) -> int:
-    """Delete snapshots received before `before`, `batch` per transaction; how many."""
+) -> int | None:
+    """Delete snapshots received before `before`, `batch` per transaction; how many.
+
+    None if another hub holds `SNAPSHOT_RETENTION_LOCK` (it is deleting them).
+    """
     deleted = 0
     while True:
         async with conn.transaction():
+            lock = "SELECT pg_try_advisory_xact_lock(%s)"
+            row = await (await conn.execute(lock, [SNAPSHOT_RETENTION_LOCK])).fetchone()
+            if not (row and row[0]):
+                return None
             cursor = await conn.execute(_DELETE_EXPIRED, [before, batch])
             count = cursor.rowcount
         deleted += count
@@ -110,17 +123,23 @@ class SnapshotRetention(BackgroundLoop):
         pool: AsyncConnectionPool[AsyncConnection[Any]],
         retention_days: int,
         tasks: asyncio.TaskGroup,
+        leases: Leases | None = None,
     ) -> None:
         super().__init__(tasks)
         self._pool = pool
         self._keep = timedelta(days=retention_days)
+        self._leases = leases
 
     async def _run(self) -> None:
         while True:
             try:
-                async with self._pool.connection() as conn:
-                    before = datetime.now(UTC) - self._keep
-                    deleted = await delete_expired_snapshots(conn, before=before)
+                deleted = None
+                if self._leases is None or await self._leases.claim("snapshot-retention"):
+                    async with self._pool.connection() as conn:
+                        before = datetime.now(UTC) - self._keep
+                        deleted = await delete_expired_snapshots(conn, before=before)
+                if self._leases is not None:
+                    self._leases.record("snapshot-retention", held=deleted is not None)
                 if deleted:
                     logger.info("snapshot retention: deleted %d snapshots", deleted)
             except (psycopg.Error, OSError) as exc:
