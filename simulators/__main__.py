@@ -4,7 +4,9 @@
 - `http-device`: one HTTP push device (panic button, smart lock) posting to an agent;
 - `door-controller`: Modbus TCP door controllers whose doors move at random;
 - `alarm-panel`: one SIA DC-09 alarm panel reporting to an agent's receiver;
-- `camera`: a labelled synthetic scene served as MJPEG over HTTP (or written to a file).
+- `camera`: a labelled synthetic scene served as MJPEG over HTTP (or written to a file);
+- `fleet`: many agents over MQTT playing a scenario, checked by the oracle; `fleet preload`
+  fills a broker for the drain benchmark (docs/fleet.md).
 
 Exit codes: 0 done, 1 a service or device failed, 2 bad usage.
 """
@@ -28,6 +30,7 @@ from simulators import camera as camera_sim
 from simulators.demo import DemoOptions, run_demo
 from simulators.demo.services import DemoServiceError
 from simulators.door_controller import DoorController, DoorMap, Layout, RandomRates
+from simulators.fleet import cli as fleet_cli
 from simulators.http_device import HttpDevice, parse_script
 
 TOKEN_VARIABLE = "SHOUWANG_DEVICE_TOKEN"  # noqa: S105 - the name of a variable, no secret
@@ -82,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     alarm_panel.add_arguments(panel)
     camera = commands.add_parser("camera", help="a camera: a labelled scene as MJPEG over HTTP")
     camera_sim.add_arguments(camera)
+    fleet = commands.add_parser(
+        "fleet", help="many agents over MQTT playing a scenario, checked by the oracle"
+    )
+    fleet_cli.add_arguments(fleet)
+    fleet.set_defaults(fleet_parser=fleet)
     return parser
 
 
@@ -163,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             work = alarm_panel.run_from_arguments(args, os.environ.get(alarm_panel.KEY_VARIABLE))
         case "camera":
             work = camera_sim.run_from_arguments(args)
+        case "fleet":
+            return fleet_cli.run_from_arguments(args, args.fleet_parser)
     failures: list[Exception] = []
     try:
         _run_until_signal(work)
