@@ -1,10 +1,13 @@
 """`GET /api/v1/alerts/stream`: alert transitions live, as Server-Sent Events.
 
-Each event is one row of the alert outbox of the caller's sites: `id:` the row's id,
-`event: alert`, `data:` the transition's JSON (`wire.AlertTransition`, as the relay
-publishes it). A client resumes with the `Last-Event-ID` header (browsers send it on
-reconnection) or `?last_event_id=`; without either, the stream starts now. The rows come
-in `hub.storage.feed` order, which never skips a row committed late.
+Each event is one row of the alert outbox of the caller's sites: `id:` the outbox id to
+resume after (the row's own id when it came in order, else an earlier row's:
+`hub.storage.feed`), `event: alert`, `data:` the transition's JSON
+(`wire.AlertTransition`, as the relay publishes it). A client resumes with the
+`Last-Event-ID` header (browsers send it on reconnection) or `?last_event_id=`: nothing
+after it is lost, and transitions sent out of `(xact, id)` order may come again (drop
+repeats by `alert_id` and `revision`); without either, the stream starts now. Rows come
+as they commit, whatever else runs on the server, and none committed late is skipped.
 
 Bounds, per API process (`StreamLimits`): at most `max_streams` streams (503 with
 `Retry-After` beyond); they share ONE listening connection (LISTEN
@@ -32,7 +35,7 @@ from fastapi.sse import format_sse_event
 
 from hub.api.auth import Viewer, presented_token, session_alive
 from hub.api.common import pool
-from hub.storage.feed import FeedPosition, current_position, position_after, read_feed
+from hub.storage.feed import FeedReader
 from hub.storage.tokens import verify_token
 
 if TYPE_CHECKING:
@@ -160,7 +163,7 @@ class _Reader:
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]]
     token: str
     sites: list[str] | None
-    position: FeedPosition
+    feed: FeedReader
     limits: StreamLimits
     wake: asyncio.Event
     alive: Callable[[], bool] = lambda: True
@@ -174,13 +177,12 @@ class _Reader:
         while True:
             self.wake.clear()
             async with self.pool.connection() as conn:
-                rows = await read_feed(conn, self.position, self.sites, _BATCH)
+                rows = await self.feed.read(conn, self.sites, _BATCH)
             for row in rows:
-                self.position = row.position
                 data = row.payload.decode("utf-8")
-                yield format_sse_event(data_str=data, event="alert", id=str(row.id))
+                yield format_sse_event(data_str=data, event="alert", id=str(row.resume_id))
                 spoke = time.monotonic()
-            if len(rows) == _BATCH:
+            if self.feed.more:
                 continue
             if time.monotonic() - verified >= limits.reverify_s:
                 if not await self._still_valid():
@@ -209,7 +211,8 @@ class _Reader:
     responses={
         200: {
             "content": {"text/event-stream": {}},
-            "description": "`id: <outbox id>`, `event: alert`, `data: <transition JSON>`",
+            "description": "`id: <outbox id to resume after>`, `event: alert`, "
+            "`data: <transition JSON>`",
         },
         503: {"description": "this API process already serves its maximum of streams"},
     },
@@ -231,10 +234,7 @@ async def alert_stream(
     from now, or after `Last-Event-ID`."""
     resume = last_event_id_header if last_event_id_header is not None else last_event_id
     async with pool(request).connection() as conn:
-        if resume is None:
-            position = await current_position(conn)
-        else:
-            position = await position_after(conn, resume)
+        feed = await FeedReader.start(conn, resume)
     listener = _listener(request)
     wake = listener.join()
     if wake is None:
@@ -248,7 +248,7 @@ async def alert_stream(
         pool=pool(request),
         token=presented_token(request),
         sites=caller.scope.site_list(),
-        position=position,
+        feed=feed,
         limits=_limits(request),
         wake=wake,
         alive=lambda: session_alive(request),

@@ -95,10 +95,10 @@ class ConsoleHub:
 
 @pytest.fixture(scope="module")
 def browser_postgres() -> Iterator[PrivatePostgres]:
-    """A PostgreSQL cluster of the module's own. The live stream passes a transition only
-    once every older transaction of the *cluster* has ended (`hub.storage.feed`), so an
-    idle-in-transaction session of anyone else on a shared server would hold up the
-    2-second check; a private cluster keeps the measure about the console."""
+    """A PostgreSQL cluster of the module's own, so the console's 2-second check
+    measures the console, not the load of others on a shared server. (It once also
+    kept anyone's open transaction from holding up the live stream; the stream no
+    longer waits for other transactions, `hub.storage.feed`.)"""
     with PrivatePostgres() as server:
         yield server
 
