@@ -7,20 +7,30 @@ the receiver (their frames are built before the clock starts). Each panel sends 
 Contact ID burglary, waits for its ACK, and sends the next. Targets: ≥ 2,000 frames/s,
 p99 frame→ACK < 20 ms.
 
-Run: `.venv/bin/python bench/bench_sia.py [--panels K] [--frames N] [--encrypted]`.
+`--json FILE` also writes the figures with a same-run baseline: the outbox alone taking
+the same number of events from as many concurrent appenders (`bench_outbox_append`), the
+durable store's ceiling the receiver sits on.
+
+Run: `PYTHONPATH=. .venv/bin/python bench/bench_sia.py [--panels K] [--frames N]
+[--encrypted] [--json FILE]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `bench.*`
+
 from agent import AgentConfig, Outbox
 from agent.drivers.sia import SiaReceiver
+from bench.bench_outbox_append import concurrent
 from simulators.alarm_panel import AlarmPanel, cid, encode_key
 
 KEY = "0123456789ABCDEF0123456789ABCDEF"
@@ -105,13 +115,40 @@ async def run(panels: int, frames: int, *, encrypted: bool) -> tuple[float, list
             return panels * frames / elapsed, latencies, outbox.append_transactions
 
 
+async def figures(panels: int, frames: int, *, encrypted: bool) -> dict[str, float]:
+    """The receiver's figures and, as the baseline, the outbox alone at the same concurrency."""
+    rate, latencies, transactions = await run(panels, frames, encrypted=encrypted)
+    cuts = statistics.quantiles(latencies, n=100)
+    with tempfile.TemporaryDirectory(prefix="bench-sia-outbox-") as directory:
+        alone, _ = await concurrent(Path(directory) / "o.sqlite3", panels * frames, panels)
+    return {
+        "panels": panels,
+        "frames": panels * frames,
+        "encrypted": encrypted,
+        "frames_per_s": round(rate, 1),
+        "latency_ms_p50": round(cuts[49] * 1000, 2),
+        "latency_ms_p99": round(cuts[98] * 1000, 2),
+        "latency_ms_max": round(max(latencies) * 1000, 2),
+        "outbox_transactions": transactions,
+        "baseline_outbox_alone_per_s": round(alone, 1),
+        "ratio": round(rate / alone, 3),
+    }
+
+
 async def main() -> None:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--panels", type=int, default=20)
     parser.add_argument("--frames", type=int, default=300, help="frames per panel")
     parser.add_argument("--encrypted", action="store_true", help="AES-256 frames and *ACKs")
+    parser.add_argument("--json", type=Path, help="also write the figures (with a baseline)")
     args = parser.parse_args()
+    if args.json is not None:
+        result = await figures(args.panels, args.frames, encrypted=args.encrypted)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(result, indent=2))
+        return
     rate, latencies, transactions = await run(args.panels, args.frames, encrypted=args.encrypted)
     cuts = statistics.quantiles(latencies, n=100)
     mode = "AES-256" if args.encrypted else "plain"
