@@ -6,6 +6,7 @@ background)::
     frame ─ to_grey ─ downscale ─ blur ─┬─ relative_change vs running background
                                          ─ threshold ─ zone mask ─ dilate ─ regions
                                          ─ drop regions only lit differently (structure_match)
+                                         ─ keep small regions only once they persist (persist)
 
 Everything runs on a small grey frame (`analysis_width`, 160 pixels by default), whatever
 the camera's resolution, so the cost per camera is fixed.
@@ -18,6 +19,12 @@ change at the scale of objects, which lighting does not make. What gets through 
 correlates with the background's is dropped (`relit_match`). And when most of the zone
 area changes at once (lights switched, the IR cut-filter flipping, the camera knocked),
 that is no motion but a new picture: the lighting guard resets the background to it.
+
+A small region (a far figure, a few pixels tall) is too small for the structure check: the
+pattern around it dominates any patch drawn around it. It counts instead once it has
+persisted: found in `small_persist` analysed frames in a row, each time touching (within
+a pixel) a small region of the frame before. A real object, even a slow one, is where it
+was a fifth of a second earlier; rain speckle and noise are not.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ __all__ = [
     "analysis_size",
     "dilate",
     "downscale",
+    "persist",
     "regions",
     "relative_change",
     "structure_match",
@@ -56,6 +64,7 @@ _DARK: Final = 24.0  # grey levels added before a ratio: dark noise is not a lar
 _CLIPPED: Final = 235  # grey level from which a pixel is taken as saturated
 _PAD: Final = 2  # pixels around a region compared for structure: its edges are the pattern
 _FLAT: Final = 25.0  # variance (grey levels²) under which a patch has no pattern to compare
+_TRACK_GAP: Final = 1  # analysis pixels between a small region and its previous position
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +99,13 @@ class MotionParams:
     """Relative change of a pixel that counts (the log of the ratio: 0.2 is about 22 %)."""
     dilate: int = 3
     """Dilation kernel: joins a person's pieces into one region."""
-    min_area: float = 0.001
+    min_area: float = 0.0007
     """Smallest region that is motion, as a fraction of the analysed frame."""
+    small_area: float = 0.0042
+    """A region whose box covers at most this fraction of the frame is small: it skips the
+    structure check and must persist for `small_persist` frames."""
+    small_persist: int = 3
+    """Analysed frames in a row a small region must be seen, each near the last, to count."""
     lighting_fraction: float = 0.45
     """Share of the zone area changing at once that is a lighting change, not motion."""
     relit_match: float = 0.8
@@ -113,9 +127,12 @@ class MotionParams:
                 raise ValueError(f"{name} must be an odd kernel size 1..31, got {size}")
         if not 0.0 < self.alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
-        if not 0.0 < self.min_area < 1.0 or not 0.0 < self.lighting_fraction <= 1.0:
-            msg = "min_area and lighting_fraction are fractions of the frame"
+        fractions = (self.min_area, self.small_area, self.lighting_fraction)
+        if not all(0.0 < value <= 1.0 for value in fractions) or self.min_area >= 1.0:
+            msg = "min_area, small_area and lighting_fraction are fractions of the frame"
             raise ValueError(msg)
+        if not 1 <= self.small_persist <= 50:
+            raise ValueError(f"small_persist must be 1..50 frames, got {self.small_persist}")
         if not self.zones:
             msg = "at least one zone is needed"
             raise ValueError(msg)
@@ -253,6 +270,32 @@ def structure_match(
     return float(np.dot(a, b)) / norm
 
 
+Track = tuple[Box, int]
+"""A small region and for how many analysed frames in a row it (or its nearest
+predecessor) has been seen."""
+
+
+def persist(
+    small: Sequence[Box], previous: Sequence[Track], size: tuple[int, int]
+) -> tuple[Track, ...]:
+    """Each small region with its run length: one more than the longest run it touches.
+
+    `size` is the analysed frame's (width, height); touching means the boxes are at most
+    `_TRACK_GAP` pixels apart in both directions.
+    """
+    w, h = size
+    tracks = []
+    for box in small:
+        run = 1
+        for before, length in previous:
+            gap_x = max(before.x - (box.x + box.w), box.x - (before.x + before.w)) * w
+            gap_y = max(before.y - (box.y + box.h), box.y - (before.y + before.h)) * h
+            if gap_x <= _TRACK_GAP + 1e-6 and gap_y <= _TRACK_GAP + 1e-6:
+                run = max(run, length + 1)
+        tracks.append((box, run))
+    return tuple(tracks)
+
+
 def zone_masks(
     size: tuple[int, int], zones: Sequence[Zone], masks: Sequence[Zone] = ()
 ) -> dict[str, NDArray[np.uint8]]:
@@ -282,6 +325,7 @@ class MotionDetector:
     _union: NDArray[np.uint8] = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
     _area: int = 0
     _settling: int = 0
+    _tracks: tuple[Track, ...] = ()
 
     def prepare(self, frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """The frame as the small grey image every other step works on (before blur)."""
@@ -316,12 +360,7 @@ class MotionDetector:
         if fraction >= p.lighting_fraction:
             self._reset(raw)
             return FrameMotion(fraction=fraction, recalibrated=True)
-        pixels = p.min_area * raw.shape[0] * raw.shape[1]
-        found = tuple(
-            box
-            for box in regions(dilate(binary, p.dilate), pixels)
-            if structure_match(raw, background, box) < p.relit_match
-        )
+        found = self._moving(raw, background, binary)
         cv2.accumulateWeighted(raw, background, p.alpha)
         if not found:
             return FrameMotion(fraction=fraction)
@@ -335,6 +374,28 @@ class MotionDetector:
     def reset(self) -> None:
         """Forget the background (the next frame becomes it), e.g. after a reconnect."""
         self._background = None
+        self._tracks = ()
+
+    def _moving(
+        self,
+        raw: NDArray[np.float32],
+        background: NDArray[np.float32],
+        binary: NDArray[np.uint8],
+    ) -> tuple[Box, ...]:
+        """The regions that are motion: large ones not merely relit, small ones persisting."""
+        p = self.params
+        h, w = raw.shape
+        found = regions(dilate(binary, p.dilate), p.min_area * h * w)
+        small = [box for box in found if box.w * box.h <= p.small_area]
+        self._tracks = persist(small, self._tracks, (w, h))
+        large = [
+            box
+            for box in found
+            if box.w * box.h > p.small_area
+            and structure_match(raw, background, box) < p.relit_match
+        ]
+        lasting = [box for box, run in self._tracks if run >= p.small_persist]
+        return tuple(sorted([*large, *lasting], key=lambda b: (b.x, b.y)))
 
     def _resize(self, size: tuple[int, int]) -> None:
         self._size = size
@@ -349,6 +410,7 @@ class MotionDetector:
     def _reset(self, raw: NDArray[np.float32]) -> None:
         self._background = raw.copy()
         self._settling = self.params.calibration_frames
+        self._tracks = ()
 
 
 def _overlaps(zone: NDArray[np.uint8], box: Box) -> bool:

@@ -9,6 +9,7 @@ from agent.drivers.camera import FULL_FRAME, Box, MotionDetector, MotionParams, 
 from agent.drivers.camera._motion import (
     analysis_size,
     dilate,
+    persist,
     regions,
     relative_change,
     structure_match,
@@ -169,9 +170,49 @@ def test_lighting_guard_recalibrates_on_a_new_picture() -> None:
         assert not detector.step(new_view).moving
 
 
+def test_persist_counts_runs_of_touching_small_regions() -> None:
+    """A small region touching one of the last frame's extends its run; a distant one restarts."""
+    first = persist([Box(0.10, 0.5, 0.02, 0.06)], (), (W, H))
+    assert [run for _, run in first] == [1]
+    near = Box(0.12 + 0.5 / W, 0.5, 0.02, 0.06)  # half a pixel to the right of the first
+    far = Box(0.60, 0.2, 0.02, 0.06)
+    second = persist([near, far], first, (W, H))
+    assert [run for _, run in second] == [2, 1]
+    assert [run for _, run in persist([near], second, (W, H))] == [3]
+
+
+def test_detector_reports_a_small_figure_once_it_persists() -> None:
+    """A far figure a few pixels tall counts from its third frame in a row, not its first."""
+    detector = MotionDetector()
+    scene = street()
+    settle(detector, scene)
+    seen = []
+    for step in range(5):
+        frame = scene.copy()
+        frame[60:66, 20 + 2 * step : 22 + 2 * step] = 20  # 2x6 px, walking 2 px per frame
+        seen.append(detector.step(frame).moving)
+    assert seen == [False, False, True, True, True]
+
+
+def test_detector_ignores_small_specks_that_do_not_persist() -> None:
+    """Rain-like specks at new places every frame never become motion."""
+    rng = np.random.default_rng(7)
+    detector = MotionDetector()
+    scene = street()
+    settle(detector, scene)
+    for _ in range(40):
+        frame = scene.copy()
+        for _ in range(3):
+            x, y = int(rng.integers(0, W - 3)), int(rng.integers(0, H - 3))
+            frame[y : y + 2, x : x + 3] = 200
+        assert not detector.step(frame).moving
+
+
 def test_params_refuse_bad_values() -> None:
     """Kernel sizes must be odd and fractions inside 0..1."""
     with pytest.raises(ValueError, match="odd"):
         MotionParams(blur=4)
     with pytest.raises(ValueError, match="fractions"):
         MotionParams(min_area=1.5)
+    with pytest.raises(ValueError, match="small_persist"):
+        MotionParams(small_persist=0)
