@@ -36,8 +36,8 @@ __all__ = [
     "summarise",
 ]
 
-DISTRICT_FILE: Final = Path(__file__).resolve().parents[3] / "shared" / "district.yaml"
-"""The district reference, beside the repository (`../shared/district.yaml`)."""
+DISTRICT_FILE: Final = Path(__file__).with_name("district.yaml")
+"""The district reference: a copy of `../shared/district.yaml` shipped with the package."""
 
 _YAML_KINDS: Final = {
     "door_lock": Kind.DOOR_LOCK,
