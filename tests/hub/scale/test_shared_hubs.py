@@ -89,7 +89,8 @@ async def test_one_hub_leads_a_duty_and_another_takes_over_when_it_dies(database
         assert b.duties.held == {"rules": False}
         pid = await _backend(a)
         async with await psycopg.AsyncConnection.connect(database, autocommit=True) as admin:
-            await admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+            # With a timeout the call waits until the backend has exited (and its locks with it).
+            await admin.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
         assert await b.claim("rules")  # the killed session's locks are gone
         assert not await a.claim("rules")  # it notices and stands down
         await b.close()
