@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from tests.deploy.conftest import Installed
     from tests.harness import MqttEndpoint
 
+# Every test here builds or installs the bundle (pip, wheels, a virtual environment).
+pytestmark = pytest.mark.integration
+
 SITE = "room-07"
 ONLINE_WITHIN_S = 30.0
 HARDENING = {
