@@ -77,6 +77,10 @@ class LinkSettings:
     session_expiry_s: int = 86400
     clean_session: bool = False
     """MQTT 3.1.1 only: start afresh (a member of a share group, docs/scale.md)."""
+    receive_maximum: int = 1000
+    """MQTT 5 only: most unacknowledged messages the broker may send at once. Messages are
+    acknowledged after their commit, so this bounds the hub's inbox; without it the
+    broker may send 65,535."""
     timeout_s: float = 10.0
     reconnect_max_s: float = 30.0
     tls: ssl.SSLContext | None = field(default=None, repr=False)
@@ -159,6 +163,7 @@ class MqttLink(BackgroundLoop):
         if s.protocol == "5":
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = s.session_expiry_s
+            properties.ReceiveMaximum = s.receive_maximum
             client = aiomqtt.Client(
                 s.host,
                 s.port,

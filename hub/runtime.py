@@ -195,6 +195,8 @@ class Hub:
             # A 3.1.1 session never expires: a dead member of a share group would keep
             # its turn (docs/scale.md), so a shared hub starts clean on 3.1.1.
             clean_session=mqtt.share_group is not None,
+            # Room for the batch being written and the next one filling.
+            receive_maximum=min(65_535, max(100, 2 * self._config.ingest.batch_max)),
             timeout_s=mqtt.timeout_s,
             reconnect_max_s=mqtt.reconnect_max_s,
             tls=None if mqtt.tls is None else tls_context(mqtt.tls),
