@@ -37,7 +37,7 @@ async def test_the_link_connects_with_nagle_off(mqtt_endpoint: MqttEndpoint, pro
 async def test_on_mqtt_5_the_broker_sends_no_more_than_receive_maximum_unacked(
     mqtt_endpoint: MqttEndpoint,
 ) -> None:
-    """Receive Maximum bounds the hub's inbox: the rest waits at the broker until acks."""
+    """Receive Maximum holds the first window: the broker sends no more until the hub acks."""
     topic = "test-hub-receive-max/events"
     settings = LinkSettings(
         host=mqtt_endpoint.host,
